@@ -1,0 +1,66 @@
+"""The ``zerotorch`` console script: ``crosscheck``, ``reproduce`` (and more as they land)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def _crosscheck(args: argparse.Namespace) -> int:
+    from zerotorch.crosscheck import format_json, format_table, run_all, scratch_impl
+
+    if getattr(args, "impl", None):
+        from zerotorch.crosscheck.user import run_user  # the reader's own code, sandboxed
+
+        return run_user(args)
+    impl = scratch_impl()
+    try:
+        results = run_all(impl, only=args.only, seed=args.seed)
+    except KeyError as exc:
+        print(f"zerotorch crosscheck: {exc.args[0]}", file=sys.stderr)
+        return 2
+    print(format_json(results, impl.name) if args.json else format_table(results, impl.name))
+    failed = any(r.status in ("FAIL", "ERROR") for r in results)
+    if not args.json and not args.only and not args.no_reproduce:
+        from zerotorch.reproduce import reproduce_if_available
+
+        failed |= reproduce_if_available() is False
+    return 1 if failed else 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from zerotorch.reproduce import main as reproduce_main
+
+    return reproduce_main(json_output=args.json, files=args.files)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zerotorch", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    cc = sub.add_parser("crosscheck", help="compare scratch (or your --impl) with PyTorch")
+    cc.add_argument("--impl", help="your implementation: a folder, a .py file or a module")
+    cc.add_argument("--only", action="append", metavar="NAME",
+                    help="check only this concept (e.g. layers.Affine) or group (layers)")
+    cc.add_argument("--json", action="store_true", help="machine-readable output")
+    cc.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
+    cc.add_argument("--timeout", type=float, default=60.0,
+                    help="seconds allowed per concept for --impl code")
+    cc.add_argument("--no-reproduce", action="store_true",
+                    help="skip the book-weight reproduction printed when MNIST is found")
+    cc.set_defaults(func=_crosscheck)
+
+    rp = sub.add_parser("reproduce", help="the book's published weights on the MNIST test set")
+    rp.add_argument("--json", action="store_true", help="one JSON record per weights file")
+    rp.add_argument("files", nargs="*", help="only these weight files (default: all found)")
+    rp.set_defaults(func=_reproduce)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""The cross-check harness: a registry of concept pairs and one comparison routine.
+
+``run_all()`` checks every registered pair (scratch vs zerotorch vs the torch built-in);
+``zerotorch crosscheck`` prints the report.
+"""
+
+from zerotorch.crosscheck.compare import (
+    ATOL,
+    RTOL,
+    ComparisonError,
+    Stage,
+    assert_stages,
+    compare,
+)
+from zerotorch.crosscheck.impl import Impl, scratch_impl
+from zerotorch.crosscheck.registry import (
+    REGISTRY,
+    Concept,
+    CustomPair,
+    FunctionPair,
+    LayerPair,
+    NetworkPair,
+    OptimizerPair,
+    concepts,
+    register,
+)
+from zerotorch.crosscheck.runner import (
+    ConceptResult,
+    format_json,
+    format_table,
+    run_all,
+    run_concept,
+)
+
+__all__ = [
+    "ATOL", "RTOL", "REGISTRY", "ComparisonError", "Concept", "ConceptResult", "CustomPair",
+    "FunctionPair", "Impl", "LayerPair", "NetworkPair", "OptimizerPair", "Stage",
+    "assert_stages", "compare", "concepts", "format_json", "format_table", "register",
+    "run_all", "run_concept", "scratch_impl",
+]

@@ -1,0 +1,62 @@
+"""Where the scratch side of a pair comes from: an implementation laid out like ``common/``.
+
+Concepts name their scratch side the book's way (``layers.Affine``, ``functions.softmax``,
+``optimizer.Adam``, ``util.im2col``, ``networks.MultiLayerNet``). ``Impl.resolve`` finds that
+object in an implementation; the default is this project's own ``scratch`` package.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# Each dotted prefix may live in any of these module files (ours first, then the book's names).
+MODULE_ALIASES: dict[str, tuple[str, ...]] = {
+    "functions": ("functions",),
+    "gradient": ("gradient",),
+    "layers": ("layers",),
+    "optimizer": ("optimizer", "optimizers", "optim"),
+    "util": ("util", "utils"),
+    "networks": (
+        "networks",
+        "two_layer_net",
+        "multi_layer_net",
+        "multi_layer_net_extend",
+        "simple_convnet",
+        "deep_convnet",
+        "simple_net",
+    ),
+    "trainer": ("trainer",),
+}
+
+
+class Impl:
+    """An implementation: a mapping from module stems (``layers``…) to loaded modules."""
+
+    def __init__(self, name: str, modules: dict[str, ModuleType]):
+        self.name = name
+        self.modules = modules
+
+    def resolve(self, dotted: str):
+        """The object named ``module.attr`` (e.g. ``layers.Affine``), or ``None`` when absent."""
+        prefix, _, attr = dotted.partition(".")
+        for stem in MODULE_ALIASES.get(prefix, (prefix,)):
+            mod = self.modules.get(stem)
+            if mod is not None and hasattr(mod, attr):
+                return getattr(mod, attr)
+        return None
+
+    def __repr__(self) -> str:
+        return f"Impl({self.name!r}, modules={sorted(self.modules)})"
+
+
+def scratch_impl() -> Impl:
+    """This project's own ``scratch`` package as an implementation."""
+    modules = {}
+    for stem in ("functions", "gradient", "layers", "optimizer", "util", "networks", "trainer"):
+        try:
+            modules[stem] = importlib.import_module(f"scratch.{stem}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"scratch.{stem}":
+                raise
+    return Impl("scratch", modules)

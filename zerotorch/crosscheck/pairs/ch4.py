@@ -1,0 +1,1 @@
+"""Registry entries for ch4 (filled by the chapter work)."""

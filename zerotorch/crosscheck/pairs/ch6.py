@@ -1,0 +1,1 @@
+"""Registry entries for ch6 (filled by the chapter work)."""

@@ -1,0 +1,1 @@
+"""Registry entries for ch7 (filled by the chapter work)."""

@@ -1,0 +1,60 @@
+"""ch5 layers as ``nn.Module``s with the book's names, parameter names and layouts.
+
+``Affine(W, b)`` holds ``W`` as (in, out) like the book, so a book params dict loads unchanged;
+``to_linear`` / ``from_linear`` convert to and from ``nn.Linear`` (whose weight is ``W.T``).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from zerotorch import functional as F_
+
+
+def as_parameter(value, dtype=None) -> nn.Parameter:
+    """A NumPy array, list or tensor as a (copied) ``nn.Parameter``."""
+    t = torch.as_tensor(value, dtype=dtype).clone().detach()
+    return nn.Parameter(t)
+
+
+class Relu(nn.Module):
+    """ch5.5.1 ReLU layer."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F_.relu(x)
+
+
+class Sigmoid(nn.Module):
+    """ch5.5.2 Sigmoid layer."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F_.sigmoid(x)
+
+
+class Affine(nn.Module):
+    """ch5.6.2 Affine layer y = x·W + b with W: (in, out), input flattened to (N, in)."""
+
+    def __init__(self, W, b):
+        super().__init__()
+        self.W = as_parameter(W)
+        self.b = as_parameter(b)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.reshape(x.shape[0], -1)  # (N, in)
+        return x @ self.W + self.b  # (N, out)
+
+
+def to_linear(affine: Affine) -> nn.Linear:
+    """An ``nn.Linear`` computing the same map (weight = W.T, shape (out, in))."""
+    n_in, n_out = affine.W.shape
+    lin = nn.Linear(n_in, n_out, dtype=affine.W.dtype, device=affine.W.device)
+    with torch.no_grad():
+        lin.weight.copy_(affine.W.T)
+        lin.bias.copy_(affine.b)
+    return lin
+
+
+def from_linear(linear: nn.Linear) -> Affine:
+    """An ``Affine`` from an ``nn.Linear`` (W = weight.T)."""
+    return Affine(linear.weight.detach().T, linear.bias.detach())

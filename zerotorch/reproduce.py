@@ -1,0 +1,110 @@
+"""The book's published weights, evaluated on the MNIST test set by scratch and zerotorch.
+
+Finds the weight files through ``ZEROTORCH_BOOK_WEIGHTS`` and MNIST through the data settings
+(``ZEROTORCH_MNIST_DIR``, ``ZEROTORCH_DATA``). Each weights file has an evaluator
+``evaluate(params, x, t) -> dict`` (x: (N, 1, 28, 28) float32 in [0, 1], t: (N,) int) returning
+``accuracy_scratch``, ``accuracy_zerotorch``, ``disagreements`` and optional extra fields.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+
+# weights file -> (network, "module:function" evaluating it)
+ROWS: dict[str, tuple[str, str]] = {
+    "sample_weight.pkl": ("ch3 3-layer net", "zerotorch.repro_ch3:evaluate"),
+    "simple_convnet.pkl": ("SimpleConvNet", "zerotorch.repro_convnet:evaluate_simple_convnet"),
+    "simple_convnet_2016.pkl": ("SimpleConvNet", "zerotorch.repro_convnet:evaluate_simple_convnet"),
+    "deep_convnet.pkl": ("DeepConvNet", "zerotorch.repro_convnet:evaluate_deep_convnet"),
+    "deep_convnet_2016.pkl": ("DeepConvNet", "zerotorch.repro_convnet:evaluate_deep_convnet"),
+}
+
+
+class ReproductionUnavailable(RuntimeError):
+    """The weights folder or the MNIST test set is not there; the message says what to set."""
+
+
+def weights_dir() -> Path:
+    value = os.environ.get("ZEROTORCH_BOOK_WEIGHTS")
+    if not value:
+        raise ReproductionUnavailable(
+            "ZEROTORCH_BOOK_WEIGHTS is not set: point it at a folder holding the book's weight "
+            f"files ({', '.join(ROWS)})")
+    path = Path(value)
+    if not path.is_dir():
+        raise ReproductionUnavailable(f"ZEROTORCH_BOOK_WEIGHTS={value} is not a folder")
+    return path
+
+
+def _evaluator(spec: str):
+    module, _, func = spec.partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def run(files: list[str] | None = None) -> list[dict]:
+    """One record per weights file found: file, network, accuracy on each side, disagreements."""
+    from scratch.dataset import load_mnist
+    from scratch.io import load_params
+
+    folder = weights_dir()
+    try:
+        _, (x, t) = load_mnist(normalize=True, flatten=False, test_only=True)
+    except (FileNotFoundError, OSError) as exc:
+        raise ReproductionUnavailable(f"MNIST test set not found: {exc}") from exc
+    unknown = [f for f in files or [] if f not in ROWS]
+    if unknown:
+        raise ReproductionUnavailable(f"unknown weights file(s) {unknown}; known: {list(ROWS)}")
+    records = []
+    for name in files or list(ROWS):
+        network, spec = ROWS[name]
+        path = folder / name
+        if not path.exists():
+            if files:
+                raise ReproductionUnavailable(f"{path} does not exist")
+            continue
+        result = _evaluator(spec)(load_params(path), x, t)
+        records.append({"file": name, "network": network, "images": int(len(t)), **result})
+    if not records:
+        raise ReproductionUnavailable(f"no book weight files in {folder} (expected {list(ROWS)})")
+    return records
+
+
+def format_table(records: list[dict]) -> str:
+    head = ("weights file", "network", "acc scratch", "acc zerotorch", "disagree", "note")
+    rows = [(r["file"], r["network"], f"{r['accuracy_scratch']:.4f}",
+             f"{r['accuracy_zerotorch']:.4f}", str(r["disagreements"]), r.get("note", ""))
+            for r in records]
+    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines.append("-" * len(lines[0]))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def main(json_output: bool = False, files: list[str] | None = None) -> int:
+    """``zerotorch reproduce``: exit 1 when any image is predicted differently by the two sides."""
+    try:
+        records = run(files)
+    except ReproductionUnavailable as exc:
+        print(f"zerotorch reproduce: {exc}")
+        return 2
+    print(json.dumps(records, indent=2) if json_output else format_table(records))
+    return 1 if any(r["disagreements"] for r in records) else 0
+
+
+def reproduce_if_available() -> bool | None:
+    """Print the table after the crosscheck report when weights and MNIST are found.
+
+    Returns ``None`` when unavailable (a one-line hint is printed), else whether all rows agree.
+    """
+    try:
+        records = run()
+    except ReproductionUnavailable as exc:
+        print(f"\nbook-weight reproduction skipped: {exc}")
+        return None
+    print("\nbook weights on the MNIST test set:")
+    print(format_table(records))
+    return not any(r["disagreements"] for r in records)
