@@ -34,3 +34,56 @@ def softmax(x):
     z = x - x.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)
+
+
+# The book adds this inside the log of the cross-entropy so log(0) never happens. It caps the loss
+# of a confidently wrong answer at -log(1e-7) ≈ 16.118 and makes a perfect answer cost -1e-7.
+CROSS_ENTROPY_DELTA = 1e-7
+
+
+def sigmoid_grad(x):
+    """ch5.5.2 derivative of the sigmoid, (1 − σ(x))·σ(x) (the book's helper for ch4)."""
+    s = sigmoid(x)
+    return (1.0 - s) * s
+
+
+def relu_grad(x):
+    """The book's ReLU derivative helper: 1 where x >= 0, so relu_grad(0) = 1.
+
+    The ``Relu`` layer (ch5.5.1) passes 0 at x = 0 instead; both are valid subgradients.
+    """
+    x = np.asarray(x)
+    return (x >= 0).astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
+
+
+def sum_squared_error(y, t):
+    """ch4.2.1 sum of squared errors 0.5·Σ(y − t)², summed over everything (no batch mean)."""
+    return 0.5 * np.sum((np.asarray(y) - np.asarray(t)) ** 2)
+
+
+def _as_batch(y, t):
+    """A 1-D ``y`` (and its label) as a batch of one; one-hot labels as class indices."""
+    y = np.asarray(y)
+    t = np.asarray(t)
+    if y.ndim == 1:
+        y = y.reshape(1, y.size)  # (1, C)
+        t = t.reshape(1, t.size)  # (1, C) one-hot or (1, 1) index
+    if t.size == y.size:  # one-hot, detected by size as in the book
+        t = t.argmax(axis=1)
+    t = t.reshape(-1)  # (N,)
+    if y.ndim != 2 or t.shape[0] != y.shape[0]:
+        raise ValueError(f"cross_entropy_error: y has shape {y.shape}, labels {t.shape}; "
+                         "expected y (N, C) with labels (N,) or one-hot (N, C)")
+    return y, t
+
+
+def cross_entropy_error(y, t):
+    """ch4.2.2–4.2.4 mean cross-entropy −Σ log(y[t] + 1e-7) / N of probabilities ``y``.
+
+    Args:
+        y: (N, C) or (C,) probabilities (the softmax output).
+        t: (N,) class indices or (N, C) one-hot labels (same size as ``y`` means one-hot).
+    """
+    y, t = _as_batch(y, t)
+    n = y.shape[0]
+    return -np.sum(np.log(y[np.arange(n), t] + CROSS_ENTROPY_DELTA)) / n

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from scratch.functions import sigmoid
+from scratch.functions import cross_entropy_error, sigmoid, softmax
 
 
 class Relu:
@@ -64,3 +64,67 @@ class Affine:
         self.dW = self.x.T @ dout  # (in, out)
         self.db = dout.sum(axis=0)  # (out,)
         return dx.reshape(self.original_x_shape)
+
+
+class MulLayer:
+    """ch5.4.1 multiplication node z = x·y; backward swaps the inputs: dx = dout·y, dy = dout·x."""
+
+    def __init__(self):
+        self.x = None
+        self.y = None
+
+    def forward(self, x, y):
+        self.x = x
+        self.y = y
+        return x * y
+
+    def backward(self, dout):
+        return dout * self.y, dout * self.x
+
+
+class AddLayer:
+    """ch5.4.2 addition node z = x + y; backward passes dout to both inputs (as new arrays)."""
+
+    def __init__(self):
+        pass
+
+    def forward(self, x, y):
+        return x + y
+
+    def backward(self, dout):
+        return dout * 1, dout * 1  # copies, so the caller's dout is never aliased
+
+
+class SoftmaxWithLoss:
+    """ch5.6.3 softmax followed by the cross-entropy loss (with the book's 1e-7 in the log).
+
+    ``forward(x, t)``: x (N, C) scores, t (N,) class indices or (N, C) one-hot; returns the mean
+    loss. ``backward(dout=1)`` returns dout·(y − t)/N. The book's layer ignores ``dout``; ours
+    multiplies by it (identical for the book's dout = 1), so the layer also works inside a larger
+    graph. (y − t)/N is the exact gradient of the cross-entropy *without* the 1e-7.
+    """
+
+    def __init__(self):
+        self.loss = None
+        self.y = None  # softmax output (N, C)
+        self.t = None
+
+    def forward(self, x, t):
+        self.t = t
+        self.y = softmax(x)
+        self.loss = cross_entropy_error(self.y, self.t)
+        return self.loss
+
+    def backward(self, dout=1):
+        y = self.y.reshape(-1, self.y.shape[-1])  # (N, C); a 1-D x is a batch of one
+        n = y.shape[0]
+        t = np.asarray(self.t)
+        if t.size == y.size:  # one-hot
+            dx = y - t.reshape(y.shape)
+        else:
+            dx = y.copy()
+            dx[np.arange(n), t.reshape(-1)] -= 1
+        return (dout * dx / n).reshape(self.y.shape)
+from scratch.normalization import BatchNormalization, Dropout  # noqa: E402,F401
+
+from scratch.convolution import Convolution, Pooling  # noqa: E402,F401  # isort: skip

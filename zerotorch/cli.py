@@ -34,6 +34,12 @@ def _reproduce(args: argparse.Namespace) -> int:
     return reproduce_main(json_output=args.json, files=args.files)
 
 
+def _experiment(args: argparse.Namespace) -> int:
+    from zerotorch.experiments import main as experiment_main
+
+    return experiment_main(args.rest)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zerotorch", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -54,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--json", action="store_true", help="one JSON record per weights file")
     rp.add_argument("files", nargs="*", help="only these weight files (default: all found)")
     rp.set_defaults(func=_reproduce)
+
+    # prefix_chars="\0": every word after `experiment`, --help and --trainer.* included, goes on
+    ex = sub.add_parser("experiment", add_help=False, prefix_chars="\0",
+                        help="the book's experiments (run NAME [overrides] | list | results)")
+    ex.add_argument("rest", nargs="*", help="see `zerotorch experiment --help`")
+    ex.set_defaults(func=_experiment)
     return parser
 
 

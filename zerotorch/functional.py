@@ -32,3 +32,66 @@ def softmax(x: torch.Tensor) -> torch.Tensor:
     z = x - x.max(dim=-1, keepdim=True).values.detach()
     e = torch.exp(z)
     return e / e.sum(dim=-1, keepdim=True)
+
+
+# The book's constant inside the log of the cross-entropy (scratch.functions.CROSS_ENTROPY_DELTA).
+CROSS_ENTROPY_DELTA = 1e-7
+
+
+def sigmoid_grad(x: torch.Tensor) -> torch.Tensor:
+    """ch5.5.2 derivative of the sigmoid, (1 − σ(x))·σ(x)."""
+    s = sigmoid(x)
+    return (1.0 - s) * s
+
+
+def relu_grad(x: torch.Tensor) -> torch.Tensor:
+    """The book's ReLU derivative helper: 1 where x >= 0 (autograd of ``relu`` gives 0 at 0)."""
+    return (x >= 0).to(x.dtype if x.is_floating_point() else torch.get_default_dtype())
+
+
+def sum_squared_error(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """ch4.2.1 0.5·Σ(y − t)² over everything (= 0.5·``mse_loss(reduction='sum')``)."""
+    return 0.5 * torch.sum((y - t) ** 2)
+
+
+def _labels(y: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``y`` as (N, C) and ``t`` as (N,) class indices (one-hot detected by size, as the book)."""
+    if y.dim() == 1:
+        y = y.reshape(1, -1)  # (1, C)
+        t = t.reshape(1, -1)  # (1, C) one-hot or (1, 1) index
+    if t.numel() == y.numel():
+        t = t.argmax(dim=1)
+    t = t.reshape(-1).long()  # (N,)
+    if y.dim() != 2 or t.shape[0] != y.shape[0]:
+        raise ValueError(f"cross_entropy_error: y has shape {tuple(y.shape)}, labels "
+                         f"{tuple(t.shape)}; expected y (N, C) with labels (N,) or one-hot (N, C)")
+    return y, t
+
+
+def cross_entropy_error(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """ch4.2.4 the book's mean cross-entropy −Σ log(y[t] + 1e-7) / N of *probabilities* ``y``.
+
+    Equals ``F.nll_loss(torch.log(y + 1e-7), t)``; autograd differentiates it including the 1e-7.
+    """
+    y, t = _labels(y, t)
+    picked = y[torch.arange(y.shape[0]), t]  # (N,)
+    return -torch.log(picked + CROSS_ENTROPY_DELTA).sum() / y.shape[0]
+
+
+def softmax_cross_entropy(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """ch5.6.3 the book's ``SoftmaxWithLoss`` on scores ``x``: its value *and* its gradient.
+
+    The value is the book's ``cross_entropy_error(softmax(x), t)`` (with the 1e-7). The gradient
+    is the book's backward, (y − t)/N, which is the exact gradient of the cross-entropy without
+    the 1e-7 (= ``F.cross_entropy``'s). So the 1e-7 enters only as a detached constant: forward
+    equals the book's layer, backward equals the book's layer and ``F.cross_entropy``.
+    """
+    y2, t_idx = _labels(x, t)
+    n = y2.shape[0]
+    log_p = torch.log_softmax(y2, dim=-1)
+    if t.numel() == x.numel():  # one-hot: the exact CE with soft targets, like the book's (y − t)
+        exact = -(t.reshape(log_p.shape).to(log_p.dtype) * log_p).sum() / n
+    else:
+        exact = -log_p[torch.arange(n), t_idx].sum() / n
+    book = cross_entropy_error(softmax(x), t)
+    return exact + (book - exact).detach()

@@ -58,3 +58,31 @@ def to_linear(affine: Affine) -> nn.Linear:
 def from_linear(linear: nn.Linear) -> Affine:
     """An ``Affine`` from an ``nn.Linear`` (W = weight.T)."""
     return Affine(linear.weight.detach().T, linear.bias.detach())
+
+
+class MulLayer(nn.Module):
+    """ch5.4.1 multiplication node z = x·y (autograd gives dx = dout·y, dy = dout·x)."""
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return x * y
+
+
+class AddLayer(nn.Module):
+    """ch5.4.2 addition node z = x + y (autograd passes dout to both inputs)."""
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return x + y
+
+
+class SoftmaxWithLoss(nn.Module):
+    """ch5.6.3 softmax + the book's cross-entropy; ``forward(x, t)`` returns the mean loss.
+
+    Value: the book's (with 1e-7 inside the log). Gradient: dout·(y − t)/N, the book's backward
+    and ``F.cross_entropy``'s gradient (see ``functional.softmax_cross_entropy``).
+    """
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return F_.softmax_cross_entropy(x, t)
+from zerotorch.normalization import BatchNormalization, Dropout  # noqa: E402,F401
+
+from zerotorch.convolution import Convolution, Pooling  # noqa: E402,F401  # isort: skip

@@ -139,9 +139,12 @@ class FunctionPair(Concept):
     builtin: Callable | None = None  # builtin(params={}, *tensors) -> Tensor
     differentiable: bool = True
     builtin_forward_atol: float | None = None
+    # The book name looked up when ``name`` is a variant (e.g. "functions.softmax.1d" checks
+    # "functions.softmax" on 1-D input); defaults to ``name``.
+    scratch_fn: str | None = None
 
     def run(self, impl: Impl, rng: np.random.Generator) -> list[Stage]:
-        fn = self.lookup(impl)
+        fn = self.lookup(impl, self.scratch_fn)
         args = self.inputs(rng)
         copies = [np.array(a, copy=True) for a in args]
         y_s = fn(*args)

@@ -14,6 +14,7 @@ from zerotorch.crosscheck.impl import Impl, scratch_impl
 from zerotorch.crosscheck.registry import Concept, Missing, concepts
 
 PASS, FAIL, MISSING, ERROR = "PASS", "FAIL", "MISSING", "ERROR"
+TIMEOUT = "TIMEOUT"  # only from ``--impl`` runs (user.py): the reader's code ran out of time
 
 
 @dataclass
@@ -34,8 +35,11 @@ class ConceptResult:
 
     def max_abs(self, against: str, names: tuple[str, ...] | None = None,
                 exclude: tuple[str, ...] = ()) -> float | None:
+        def base(name: str) -> str:  # "dx [tied maxima]" (an --impl probe) counts as "dx"
+            return name.split(" [", 1)[0]
+
         vals = [s.max_abs for s in self.stages if s.against == against
-                and (names is None or s.name in names) and s.name not in exclude]
+                and (names is None or base(s.name) in names) and base(s.name) not in exclude]
         return max(vals) if vals else None
 
     def to_json(self) -> dict:
@@ -56,6 +60,8 @@ class ConceptResult:
 
 def _user_frame(exc: BaseException) -> str:
     """The innermost traceback line outside zerotorch (the implementation's own code)."""
+    if getattr(exc, "user_frame", None):  # the summary was made where the error arose
+        return exc.user_frame
     frames = traceback.extract_tb(exc.__traceback__)
     mine = [f for f in frames if "/zerotorch/" not in f.filename.replace("\\", "/")]
     f = (mine or frames)[-1] if frames else None
@@ -98,8 +104,12 @@ def _fmt(v: float | None) -> str:
     return "0" if v == 0 else f"{v:.1e}"
 
 
-def format_table(results: list[ConceptResult], impl_name: str = "scratch") -> str:
-    """The report: one row per concept, then one line per failure, then the summary line."""
+def format_table(results: list[ConceptResult], impl_name: str = "scratch",
+                 shapes: bool = False) -> str:
+    """The report: one row per concept, then one line per failure, then the summary line.
+
+    ``shapes`` adds the shape each side produced under every failure (the ``--impl`` report).
+    """
     head = ("concept", "ch", "forward", "dx", "param grads", "vs built-in", "status")
     rows = []
     for r in results:
@@ -107,8 +117,8 @@ def format_table(results: list[ConceptResult], impl_name: str = "scratch") -> st
         dx = r.max_abs("zerotorch", ("dx", "dy"))
         params = r.max_abs("zerotorch", exclude=("forward", "loss", "dx", "dy"))
         builtin = r.max_abs("builtin")
-        status = r.status + (" (book deviation)" if r.known_deviation and r.status == FAIL
-                             else "")
+        status = r.status + (" (book deviation)" if r.known_deviation and r.status in
+                             (FAIL, ERROR, TIMEOUT) else "")
         rows.append((r.name, r.chapter, _fmt(fwd), _fmt(dx), _fmt(params),
                      _fmt(builtin) if r.builtin_name else "-", status))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
@@ -117,23 +127,32 @@ def format_table(results: list[ConceptResult], impl_name: str = "scratch") -> st
     out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     details = []
     for r in results:
-        if r.status in (FAIL, ERROR):
+        if r.status in (FAIL, ERROR, TIMEOUT):
             first = r.first_failure()
             msg = r.error or (first.describe() if first else "")
             details.append(f"{r.name}: {r.status}: {msg}")
+            if shapes and first is not None and not r.error:
+                details.append(f"    shapes: yours {first.shape_actual}, expected "
+                               f"{first.shape_expected}")
             if r.diagnosis:
                 details.append(f"    diagnosis: {r.diagnosis}")
             if r.known_deviation:
                 details.append(f"    known book deviation: {r.known_deviation}")
     if details:
         out += ["", *details]
-    counts = {s: sum(r.status == s for r in results) for s in (PASS, FAIL, ERROR, MISSING)}
+    counts = {s: sum(r.status == s for r in results) for s in _statuses(results)}
     out += ["", f"{impl_name}: {len(results)} concepts: " + ", ".join(
         f"{n} {s.lower()}" for s, n in counts.items())]
     return "\n".join(out)
 
 
+def _statuses(results: list[ConceptResult]) -> tuple[str, ...]:
+    """The summary's statuses: TIMEOUT only appears when some concept timed out."""
+    base = (PASS, FAIL, ERROR, MISSING)
+    return base + (TIMEOUT,) if any(r.status == TIMEOUT for r in results) else base
+
+
 def format_json(results: list[ConceptResult], impl_name: str = "scratch") -> str:
-    counts = {s.lower(): sum(r.status == s for r in results) for s in (PASS, FAIL, ERROR, MISSING)}
+    counts = {s.lower(): sum(r.status == s for r in results) for s in _statuses(results)}
     return json.dumps({"impl": impl_name, "summary": counts,
                        "concepts": [r.to_json() for r in results]}, indent=2)

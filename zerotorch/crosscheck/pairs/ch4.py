@@ -1,1 +1,194 @@
-"""Registry entries for ch4 (filled by the chapter work)."""
+"""ch4 losses, numerical differentiation and the ch4 networks: scratch ↔ zerotorch ↔ built-ins."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from zerotorch import functional as zF
+from zerotorch import two_layer_net as ztl
+from zerotorch.crosscheck.compare import (
+    NUMERICAL_ATOL,
+    NUMERICAL_RTOL,
+    check_unchanged,
+    compare,
+    tensor,
+)
+from zerotorch.crosscheck.registry import CustomPair, FunctionPair, NetworkPair, register
+
+DELTA = zF.CROSS_ENTROPY_DELTA  # the book's 1e-7 inside the log, part of the built-in mapping
+N_CLASSES = 10
+# gradient_descent steps on f = x0² + x1² with the numerical gradient (h = 1e-4): central
+# differences are exact on a quadratic up to rounding, eps·x²/h ≈ 2e-11 per step, so the whole
+# trajectory stays within this of SGD with autograd.
+DESCENT_ATOL = 1e-9
+
+
+def _probabilities(rng: np.random.Generator, n: int = 5) -> np.ndarray:
+    z = rng.standard_normal((n, N_CLASSES)) * 2.0
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)  # (N, C) rows summing to 1
+
+
+def _one_hot(labels: np.ndarray) -> np.ndarray:
+    out = np.zeros((labels.size, N_CLASSES))
+    out[np.arange(labels.size), labels] = 1.0
+    return out
+
+
+def _labels(rng, n=5):
+    return rng.integers(0, N_CLASSES, size=n)
+
+
+def _nll_with_delta(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """The built-in form of the book's loss: ``F.nll_loss(log(y + 1e-7), t)``."""
+    y2 = y.reshape(-1, y.shape[-1])  # (N, C)
+    t2 = t.reshape(y2.shape).argmax(dim=1) if t.numel() == y.numel() else t.reshape(-1).long()
+    return F.nll_loss(torch.log(y2 + DELTA), t2)
+
+
+register(FunctionPair(
+    name="functions.sum_squared_error", chapter="4.2.1", title="sum of squared errors",
+    torch_fn=zF.sum_squared_error,
+    inputs=lambda rng: (_probabilities(rng), _one_hot(_labels(rng))),
+    builtin=lambda p, y, t: 0.5 * F.mse_loss(y, t, reduction="sum"),
+    builtin_name="0.5 · F.mse_loss(reduction='sum')",
+))
+_CE_BUILTIN = "F.nll_loss(log(y + 1e-7), t)"
+register(FunctionPair(
+    name="functions.cross_entropy_error", chapter="4.2.4",
+    title="cross-entropy, batch, integer labels",
+    torch_fn=zF.cross_entropy_error,
+    inputs=lambda rng: (_probabilities(rng), _labels(rng)),
+    builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
+))
+register(FunctionPair(
+    name="functions.cross_entropy_error.onehot", chapter="4.2.4",
+    title="cross-entropy, batch, one-hot labels", scratch_fn="functions.cross_entropy_error",
+    torch_fn=zF.cross_entropy_error,
+    inputs=lambda rng: (_probabilities(rng), _one_hot(_labels(rng))),
+    builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
+))
+register(FunctionPair(
+    name="functions.cross_entropy_error.1d", chapter="4.2.2",
+    title="cross-entropy, one sample (1-D), one-hot label",
+    scratch_fn="functions.cross_entropy_error", torch_fn=zF.cross_entropy_error,
+    inputs=lambda rng: (_probabilities(rng, 1)[0], _one_hot(_labels(rng, 1))[0]),
+    builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
+))
+register(FunctionPair(
+    name="functions.cross_entropy_error.1d_label", chapter="4.2.4",
+    title="cross-entropy, one sample (1-D), integer label",
+    scratch_fn="functions.cross_entropy_error", torch_fn=zF.cross_entropy_error,
+    inputs=lambda rng: (_probabilities(rng, 1)[0], np.int64(rng.integers(0, N_CLASSES))),
+    builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
+))
+
+
+def _sigmoid_grad_builtin(p, x):
+    s = torch.sigmoid(x)
+    return torch.autograd.grad(s, x, torch.ones_like(s), create_graph=True)[0]
+
+
+register(FunctionPair(
+    name="functions.sigmoid_grad", chapter="5.5.2", title="sigmoid derivative",
+    torch_fn=zF.sigmoid_grad, inputs=lambda rng: (rng.standard_normal((4, 6)) * 3.0,),
+    builtin=_sigmoid_grad_builtin, builtin_name="autograd of torch.sigmoid",
+))
+register(FunctionPair(
+    name="functions.relu_grad", chapter="5.5.1", title="ReLU derivative (relu_grad(0) = 1)",
+    torch_fn=zF.relu_grad, differentiable=False,
+    inputs=lambda rng: (np.concatenate([rng.standard_normal(9), [0.0]]),),
+    known_deviation="relu_grad(0) = 1 while the Relu layer and autograd give 0 at x = 0",
+))
+
+
+# --- numerical differentiation vs autograd ----------------------------------------------------
+
+
+def _check_numerical_diff(concept, impl, rng):
+    """ch4.3.2 f(x) = 0.01x² + 0.1x at 5 and 10 (and a random point) vs autograd."""
+    numerical_diff = concept.lookup(impl)
+    xs = np.array([5.0, 10.0, rng.uniform(-10, 10)])
+    got = np.array([numerical_diff(lambda x: 0.01 * x ** 2 + 0.1 * x, float(x)) for x in xs])
+    x_t = tensor(xs, requires_grad=True)
+    (0.01 * x_t ** 2 + 0.1 * x_t).sum().backward()
+    return [compare("df/dx", x_t.grad, got, against="builtin", rtol=NUMERICAL_RTOL,
+                    atol=NUMERICAL_ATOL, note="autograd vs central difference")]
+
+
+def _check_numerical_gradient(concept, impl, rng):
+    """A smooth function of a 3-D array: f called with x, and f reading x through a closure."""
+    numerical_gradient = concept.lookup(impl)
+    x = rng.standard_normal((3, 4, 2))  # any ndim
+    a = rng.standard_normal(x.shape)
+    before = x.copy()
+
+    def f_np(z):
+        return float(np.sum(np.sin(z) * a) + 0.5 * np.sum(z ** 2) * np.sum(z[0]))
+
+    x_t = tensor(before, requires_grad=True)
+    (torch.sum(torch.sin(x_t) * tensor(a)) + 0.5 * torch.sum(x_t ** 2) * torch.sum(x_t[0])
+     ).backward()
+    stages = []
+    for style, f in (("f(x)", f_np), ("closure", lambda _z: f_np(x))):
+        g = numerical_gradient(f, x)
+        stages.append(compare("gradient", x_t.grad, g, against="builtin", rtol=NUMERICAL_RTOL,
+                              atol=NUMERICAL_ATOL, note=f"autograd vs central difference, {style}"))
+        stages.append(check_unchanged("x unchanged", before, x))
+    return stages
+
+
+def _check_gradient_descent(concept, impl, rng):
+    """ch4.4.1 x0² + x1² from (−3, 4), lr 0.1, 100 steps vs torch.optim.SGD with autograd."""
+    gradient_descent = concept.lookup(impl)
+    stages = []
+    for start in (np.array([-3.0, 4.0]), rng.standard_normal(2) * 3):
+        init = start.copy()
+        out = gradient_descent(lambda x: x[0] ** 2 + x[1] ** 2, init, lr=0.1, step_num=100)
+        got = out[0] if isinstance(out, tuple) else out
+        p = torch.nn.Parameter(tensor(start))
+        opt = torch.optim.SGD([p], lr=0.1)
+        for _ in range(100):
+            opt.zero_grad()
+            (p ** 2).sum().backward()
+            opt.step()
+        stages.append(compare("x after 100 steps", p, got, against="builtin", rtol=0.0,
+                              atol=DESCENT_ATOL, note=f"from {start.round(3).tolist()}"))
+    return stages
+
+
+register(CustomPair(
+    name="gradient.numerical_diff", chapter="4.3.2", title="central difference",
+    check=_check_numerical_diff, builtin_name="torch.autograd",
+))
+register(CustomPair(
+    name="gradient.numerical_gradient", chapter="4.4", title="numerical gradient (3-D input)",
+    check=_check_numerical_gradient, builtin_name="torch.autograd",
+))
+register(CustomPair(
+    name="gradient.gradient_descent", chapter="4.4.1", title="gradient descent",
+    check=_check_gradient_descent, builtin_name="torch.optim.SGD + autograd",
+))
+
+
+# --- networks ---------------------------------------------------------------------------------
+
+
+register(NetworkPair(
+    name="networks.SimpleNet", chapter="4.4.2", title="simpleNet (2×3, softmax, CE)",
+    build=lambda cls, rng: cls(rng=rng),
+    torch_build=lambda net: ztl.SimpleNet(dtype=torch.float64).load_params(net.params),
+    inputs=lambda rng: (rng.standard_normal((4, 2)), _one_hot(rng.integers(0, 3, 4))[:, :3]),
+    requires=("functions.softmax", "functions.cross_entropy_error"),
+))
+register(NetworkPair(
+    name="networks.TwoLayerNetCh4", chapter="4.5.1",
+    title="ch4 TwoLayerNet (sigmoid; the book's ch4 TwoLayerNet)",
+    build=lambda cls, rng: cls(6, 5, 3, weight_init_std=0.5, rng=rng),
+    torch_build=lambda net: ztl.TwoLayerNetCh4(6, 5, 3, dtype=torch.float64).load_params(
+        net.params),
+    inputs=lambda rng: (rng.standard_normal((4, 6)), np.eye(3)[rng.integers(0, 3, 4)]),
+    requires=("functions.sigmoid", "functions.softmax", "functions.cross_entropy_error"),
+))

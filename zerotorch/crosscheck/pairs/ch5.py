@@ -1,4 +1,4 @@
-"""ch5 backpropagation layers: scratch.layers ↔ zerotorch.nn ↔ torch built-ins."""
+"""ch5 backpropagation layers and the layered TwoLayerNet: scratch ↔ zerotorch ↔ built-ins."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from zerotorch import nn as znn
-from zerotorch.crosscheck.registry import LayerPair, register
+from zerotorch import two_layer_net as ztl
+from zerotorch.crosscheck.registry import LayerPair, NetworkPair, register
 
 
 def _x(rng: np.random.Generator) -> tuple:
@@ -34,4 +35,65 @@ register(LayerPair(
     params=("W", "b"),
     builtin=lambda p, x: F.linear(x.reshape(x.shape[0], -1), p["W"].T, p["b"]),
     builtin_name="nn.Linear (weight = W.T)",
+))
+
+
+# --- computational-graph nodes, the loss layer and the layered network ------------------------
+
+# The book's SoftmaxWithLoss puts 1e-7 inside the log; F.cross_entropy does not. Per sample the
+# loss differs by log(y_t + 1e-7) − log(y_t) ≤ 1e-7 / y_t; with these inputs (logits of std 3 over
+# 10 classes) y_t > 1e-3, so the forward values differ by less than this. Gradients are equal.
+BOOK_CE_FORWARD_ATOL = 1e-4
+_CE_NOTE = "forward: the book's 1e-7 inside the log (see test_book_ce_delta_*)"
+
+
+def _scores_labels(rng: np.random.Generator) -> tuple:
+    return rng.standard_normal((5, 10)) * 3.0, rng.integers(0, 10, size=5)
+
+
+def _scores_one_hot(rng: np.random.Generator) -> tuple:
+    x, t = _scores_labels(rng)
+    return x, np.eye(10)[t]
+
+
+register(LayerPair(
+    name="layers.MulLayer", chapter="5.4.1", title="multiplication node",
+    torch_cls=znn.MulLayer, n_grad_inputs=2,
+    inputs=lambda rng: (rng.standard_normal((3, 4)), rng.standard_normal((3, 4))),
+    builtin=lambda p, x, y: torch.mul(x, y), builtin_name="torch.mul",
+))
+register(LayerPair(
+    name="layers.AddLayer", chapter="5.4.2", title="addition node",
+    torch_cls=znn.AddLayer, n_grad_inputs=2,
+    inputs=lambda rng: (rng.standard_normal((3, 4)), rng.standard_normal((3, 4))),
+    builtin=lambda p, x, y: torch.add(x, y), builtin_name="torch.add",
+))
+register(LayerPair(
+    name="layers.SoftmaxWithLoss", chapter="5.6.3", title="softmax + CE, integer labels",
+    torch_cls=znn.SoftmaxWithLoss, inputs=_scores_labels, scalar_upstream=1.0,
+    builtin=lambda p, x, t: F.cross_entropy(x, t), builtin_name="F.cross_entropy",
+    builtin_forward_atol=BOOK_CE_FORWARD_ATOL, builtin_note=_CE_NOTE,
+))
+register(LayerPair(
+    name="layers.SoftmaxWithLoss.onehot", chapter="5.6.3", title="softmax + CE, one-hot labels",
+    scratch_cls="layers.SoftmaxWithLoss", torch_cls=znn.SoftmaxWithLoss, inputs=_scores_one_hot,
+    scalar_upstream=1.0,
+    builtin=lambda p, x, t: F.cross_entropy(x, t), builtin_name="F.cross_entropy (probabilities)",
+    builtin_forward_atol=BOOK_CE_FORWARD_ATOL, builtin_note=_CE_NOTE,
+))
+register(LayerPair(
+    name="layers.SoftmaxWithLoss.dout", chapter="5.6.3",
+    title="softmax + CE, backward(dout = 0.37)", scratch_cls="layers.SoftmaxWithLoss",
+    torch_cls=znn.SoftmaxWithLoss, inputs=_scores_labels, scalar_upstream=0.37,
+    builtin=lambda p, x, t: F.cross_entropy(x, t), builtin_name="F.cross_entropy",
+    builtin_forward_atol=BOOK_CE_FORWARD_ATOL, builtin_note=_CE_NOTE,
+    known_deviation="the book's SoftmaxWithLoss.backward ignores dout (returns (y − t)/N)",
+))
+register(NetworkPair(
+    name="networks.TwoLayerNet", chapter="5.7.2", title="ch5 layered TwoLayerNet (ReLU)",
+    build=lambda cls, rng: cls(6, 5, 3, weight_init_std=0.5, rng=rng),
+    torch_build=lambda net: ztl.TwoLayerNet(6, 5, 3, dtype=torch.float64).load_params(
+        net.params),
+    inputs=lambda rng: (rng.standard_normal((4, 1, 2, 3)), rng.integers(0, 3, size=4)),
+    requires=("layers.Affine", "layers.Relu", "layers.SoftmaxWithLoss"),
 ))

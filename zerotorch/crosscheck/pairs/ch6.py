@@ -1,1 +1,281 @@
-"""Registry entries for ch6 (filled by the chapter work)."""
+"""ch6 registry entries: optimizers, Batch Normalization, Dropout, the multi-layer nets.
+
+Optimizers run whole trajectories (f(x, y) = x²/20 + y² from (−7, 2) and a random bowl) against
+``zerotorch.optim`` and the torch built-in under the exact mapping; BN and Dropout are compared
+in both modes (running statistics as buffers; Dropout's training mask injected from the scratch
+side). The networks are registered at the bottom.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from zerotorch import normalization as znorm
+from zerotorch import optim as zoptim
+from zerotorch.crosscheck.registry import LayerPair, OptimizerPair, register
+
+BOOK_EPS = 1e-7
+
+# ---------------------------------------------------------------- optimizers (ch6.1)
+
+register(OptimizerPair(
+    name="optimizer.SGD", chapter="6.1.2", title="SGD",
+    scratch_kwargs={"lr": 0.05},
+    torch_factory=lambda ps: zoptim.SGD(ps, lr=0.05),
+    builtin_factory=lambda ps: torch.optim.SGD(ps, lr=0.05),
+    builtin_name="torch.optim.SGD(lr)",
+))
+register(OptimizerPair(
+    name="optimizer.Momentum", chapter="6.1.4", title="Momentum",
+    scratch_kwargs={"lr": 0.05, "momentum": 0.9},
+    torch_factory=lambda ps: zoptim.Momentum(ps, lr=0.05, momentum=0.9),
+    builtin_factory=lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9),
+    builtin_name="torch.optim.SGD(lr, momentum=0.9) (v = −lr·buf)",
+))
+register(OptimizerPair(
+    name="optimizer.Nesterov", chapter="6.1", title="Nesterov's accelerated gradient",
+    scratch_kwargs={"lr": 0.05, "momentum": 0.9},
+    torch_factory=lambda ps: zoptim.Nesterov(ps, lr=0.05, momentum=0.9),
+    builtin_factory=lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+    builtin_name="torch.optim.SGD(lr, momentum=0.9, nesterov=True)",
+))
+register(OptimizerPair(
+    name="optimizer.AdaGrad", chapter="6.1.5", title="AdaGrad",
+    scratch_kwargs={"lr": 0.5},
+    torch_factory=lambda ps: zoptim.AdaGrad(ps, lr=0.5),
+    builtin_factory=lambda ps: torch.optim.Adagrad(ps, lr=0.5, eps=BOOK_EPS,
+                                                   initial_accumulator_value=0.0),
+    builtin_name="torch.optim.Adagrad(lr, eps=1e-7)",
+    known_deviation="torch's default eps is 1e-10 (the book's 1e-7)",
+))
+register(OptimizerPair(
+    name="optimizer.RMSprop", chapter="6.1.5", title="RMSprop",
+    scratch_kwargs={"lr": 0.05, "decay_rate": 0.9},
+    torch_factory=lambda ps: zoptim.RMSprop(ps, lr=0.05, decay_rate=0.9),
+    builtin_factory=lambda ps: torch.optim.RMSprop(ps, lr=0.05, alpha=0.9, eps=BOOK_EPS),
+    builtin_name="torch.optim.RMSprop(lr, alpha=decay_rate, eps=1e-7)",
+    known_deviation="torch's default eps is 1e-8 and its alpha is the book's decay_rate",
+))
+
+
+def _adam_book_eps_hook(opt: torch.optim.Optimizer, step: int) -> None:
+    for group in opt.param_groups:
+        group["eps"] = zoptim.adam_book_eps(step, group["betas"][1])
+
+
+register(OptimizerPair(
+    name="optimizer.Adam", chapter="6.1.6", title="Adam",
+    scratch_kwargs={"lr": 0.1, "beta1": 0.9, "beta2": 0.999},
+    torch_factory=lambda ps: zoptim.Adam(ps, lr=0.1),
+    builtin_factory=lambda ps: torch.optim.Adam(ps, lr=0.1, betas=(0.9, 0.999)),
+    builtin_step_hook=_adam_book_eps_hook,
+    builtin_name="torch.optim.Adam(betas) with eps = 1e-7/√(1 − beta2^t) at step t",
+    known_deviation="the book adds 1e-7 to the uncorrected √v; a fixed eps differs "
+                    "(3e-7 for O(1) gradients, 8.9e-4 for gradients ~1e-6)",
+))
+
+# ---------------------------------------------------------------- Batch Normalization (ch6.3)
+
+
+def _bn_init(rng: np.random.Generator) -> dict:
+    d = 12  # (C, H, W) = (3, 2, 2) flattened: one statistic per activation, as the book
+    return {"gamma": rng.uniform(0.5, 1.5, d), "beta": rng.standard_normal(d), "momentum": 0.9,
+            "running_mean": rng.standard_normal(d), "running_var": rng.uniform(0.5, 2.0, d)}
+
+
+def _bn_x(rng: np.random.Generator) -> tuple:
+    return (rng.standard_normal((6, 3, 2, 2)) * 2.0 + 1.0,)  # (N, C, H, W)
+
+
+def _bn_builtin(training: bool):
+    def run(p, x):
+        x2 = x.reshape(x.shape[0], -1)  # (N, C·H·W)
+        rm = rv = None
+        if not training:
+            rm, rv = p["running_mean"], p["running_var"]
+        return F.batch_norm(x2, rm, rv, p["gamma"], p["beta"], training=training,
+                            eps=1e-6).reshape(x.shape)
+    return run
+
+
+register(LayerPair(
+    name="layers.BatchNormalization", chapter="6.3.1", title="Batch Normalization (train)",
+    torch_cls=znorm.BatchNormalization, init=_bn_init, inputs=_bn_x,
+    params=("gamma", "beta"), buffers=("running_mean", "running_var"), train=True,
+    builtin=_bn_builtin(True),
+    builtin_name="F.batch_norm(x.reshape(N, -1), eps=1e-6, training=True)",
+    known_deviation="per activation (not nn.BatchNorm2d's per channel), eps 1e-6 (torch 1e-5)",
+))
+
+
+def _bn_eval_call(module, _layer, x):
+    # the eval-mode built-in below needs our running statistics, which LayerPair does not pass
+    _bn_eval_call.stats = (module.running_mean, module.running_var)
+    return module(x)
+
+
+def _bn_eval_builtin(p, x):
+    x2 = x.reshape(x.shape[0], -1)  # (N, C·H·W)
+    rm, rv = _bn_eval_call.stats
+    return F.batch_norm(x2, rm, rv, p["gamma"], p["beta"], training=False,
+                        eps=1e-6).reshape(x.shape)
+
+
+register(LayerPair(
+    name="layers.BatchNormalization.eval", scratch_cls="layers.BatchNormalization",
+    chapter="6.3.1", title="Batch Normalization (test mode: running statistics)",
+    torch_cls=znorm.BatchNormalization, init=_bn_init, inputs=_bn_x,
+    params=("gamma", "beta"), buffers=("running_mean", "running_var"), train=False,
+    torch_call=_bn_eval_call, builtin=_bn_eval_builtin,
+    builtin_name="F.batch_norm(x.reshape(N, -1), running stats, eps=1e-6, training=False)",
+))
+
+# ---------------------------------------------------------------- Dropout (ch6.4.3)
+
+
+def _dropout_init(rng: np.random.Generator) -> dict:
+    return {"dropout_ratio": 0.3, "rng": np.random.default_rng(int(rng.integers(2**32)))}
+
+
+def _zt_dropout(dropout_ratio, rng=None):
+    return znorm.Dropout(dropout_ratio)
+
+
+register(LayerPair(
+    name="layers.Dropout", chapter="6.4.3", title="Dropout (train, the scratch mask injected)",
+    torch_cls=_zt_dropout, init=_dropout_init,
+    inputs=lambda rng: (rng.standard_normal((8, 10)),), train=True,
+    torch_call=lambda m, layer, x: m(x, mask=torch.as_tensor(layer.mask)),
+    known_deviation="not inverted: book = nn.Dropout × (1 − p) in both modes",
+))
+register(LayerPair(
+    name="layers.Dropout.eval", scratch_cls="layers.Dropout", chapter="6.4.3",
+    title="Dropout (test mode: × (1 − ratio))",
+    torch_cls=_zt_dropout, init=_dropout_init,
+    inputs=lambda rng: (rng.standard_normal((8, 10)),), train=False,
+    builtin=lambda p, x: (1 - 0.3) * F.dropout(x, 0.3, training=False),
+    builtin_name="(1 − p)·nn.Dropout(p).eval()",
+    known_deviation="not inverted: book = nn.Dropout × (1 − p) in both modes",
+))
+
+# ---------------------------------------------------------------- multi-layer nets (ch6.2–6.4)
+
+from dataclasses import dataclass  # noqa: E402
+
+from zerotorch import multi_layer_net as zmln  # noqa: E402
+from zerotorch.crosscheck.registry import NetworkPair  # noqa: E402
+
+NET_SHAPE = (6, [5, 4], 3)  # input, hidden sizes, classes: small enough for central differences
+
+
+@dataclass(kw_only=True)
+class _NetworkVariant(NetworkPair):
+    """A ``NetworkPair`` whose scratch class is named separately (several configurations)."""
+
+    scratch_cls: str
+
+    def lookup(self, impl, dotted=None):
+        return super().lookup(impl, dotted or self.scratch_cls)
+
+
+class FixedUniform:
+    """Stands in for a Dropout layer's ``rng``: every call returns the same uniforms, so every
+    loss evaluation (central differences included) uses the same mask."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.cache: dict[tuple, np.ndarray] = {}
+
+    def random(self, shape):
+        shape = tuple(shape)
+        if shape not in self.cache:
+            self.cache[shape] = self.rng.random(shape)
+        return self.cache[shape]
+
+
+def _net_inputs(rng: np.random.Generator) -> tuple:
+    x = rng.standard_normal((5, NET_SHAPE[0]))  # batch 5: BN's statistics are not degenerate
+    return x, rng.integers(0, NET_SHAPE[2], size=5)
+
+
+def tame(net, rng: np.random.Generator, last_scale: float = 0.1):
+    """Give b, γ, β random values (so mistakes on them show) and shrink the last W.
+
+    The small last layer keeps every class probability near 1/C: the book's loss has 1e-7
+    inside the log but its backward omits it, a relative 1e-7/y[t] gap that central differences
+    would see at small y[t] (BOOK-NOTES, ``cross_entropy_error``).
+    """
+    for k, v in net.params.items():  # in place: book-style layers hold these very arrays
+        if k.startswith("beta"):
+            v[...] = rng.uniform(0.2, 0.6, v.shape)  # > 0: the ReLU after BN passes gradient
+        elif k.startswith("b"):
+            v[...] = 0.1 * rng.standard_normal(v.shape)
+        elif k.startswith("gamma"):
+            v[...] = rng.uniform(0.8, 1.2, v.shape)
+    net.params[f"W{len(net.hidden_size_list) + 1}"] *= last_scale
+    return net
+
+
+def _torch_net(cls, **kw):
+    def build(net):
+        m = cls(*NET_SHAPE, dtype=torch.float64, **kw)
+        m.load_params(net.params)
+        return m
+    return build
+
+
+def _train_mode_loss_and_grads(net, x, t):
+    for layer in net.layers.values():
+        if hasattr(layer, "dropout_ratio") and not isinstance(layer.rng, FixedUniform):
+            layer.rng = FixedUniform(np.random.default_rng(99))
+    return net.loss(x, t, train_flg=True), net.gradient(x, t)
+
+
+def _train_mode_torch_loss(net_t, net, x, t):
+    for name, module in net_t.layers.items():
+        if isinstance(module, znorm.Dropout):
+            module.next_mask = torch.as_tensor(net.layers[name].mask)
+    return net_t.loss(x, t, train_flg=True)
+
+
+register(NetworkPair(
+    name="networks.MultiLayerNet", chapter="6.4.1",
+    title="MultiLayerNet (ReLU, He init, weight decay 0.1)",
+    build=lambda cls, rng: tame(cls(*NET_SHAPE, activation="relu", weight_init_std="relu",
+                                    weight_decay_lambda=0.1, rng=rng), rng),
+    torch_build=_torch_net(zmln.MultiLayerNet, weight_decay_lambda=0.1),
+    inputs=_net_inputs,
+))
+register(_NetworkVariant(
+    name="networks.MultiLayerNet.sigmoid", scratch_cls="networks.MultiLayerNet", chapter="6.2.3",
+    title="MultiLayerNet (sigmoid, the book's Xavier init)",
+    build=lambda cls, rng: tame(cls(*NET_SHAPE, activation="sigmoid", weight_init_std="xavier",
+                                    rng=rng), rng),
+    torch_build=_torch_net(zmln.MultiLayerNet, activation="sigmoid"),
+    inputs=_net_inputs,
+))
+register(NetworkPair(
+    name="networks.MultiLayerNetExtend", chapter="6.3.2",
+    title="MultiLayerNetExtend (BN + weight decay 0.1, training mode)",
+    build=lambda cls, rng: tame(cls(*NET_SHAPE, weight_decay_lambda=0.1, use_batchnorm=True,
+                                    rng=rng), rng),
+    torch_build=_torch_net(zmln.MultiLayerNetExtend, weight_decay_lambda=0.1,
+                           use_batchnorm=True),
+    inputs=_net_inputs,
+    scratch_loss_and_grads=_train_mode_loss_and_grads,
+    torch_loss=_train_mode_torch_loss,
+))
+register(_NetworkVariant(
+    name="networks.MultiLayerNetExtend.dropout", scratch_cls="networks.MultiLayerNetExtend",
+    chapter="6.4.3",
+    title="MultiLayerNetExtend (BN + dropout 0.3 + decay, the scratch masks injected)",
+    build=lambda cls, rng: tame(cls(*NET_SHAPE, weight_decay_lambda=0.1, use_batchnorm=True,
+                                    use_dropout=True, dropout_ratio=0.3, rng=rng), rng),
+    torch_build=_torch_net(zmln.MultiLayerNetExtend, weight_decay_lambda=0.1,
+                           use_batchnorm=True, use_dropout=True, dropout_ratio=0.3),
+    inputs=_net_inputs,
+    scratch_loss_and_grads=_train_mode_loss_and_grads,
+    torch_loss=_train_mode_torch_loss,
+))

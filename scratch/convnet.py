@@ -1,0 +1,220 @@
+"""ch7.5 SimpleConvNet and ch8.1 DeepConvNet, NumPy only (the book's ``ch07``/``ch08`` nets).
+
+Both keep ``params`` (W1, b1, …) in the book's layouts, so the published weight files load
+unchanged, and compute in the dtype of those parameters and of the input (float32 stays
+float32). Differences from the book's code: ``accuracy`` counts every sample (the book drops the
+last N % batch_size and still divides by N); randomness comes from an explicit ``rng``;
+``loss``/``predict`` default to test mode and ``gradient`` uses training mode.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from scratch.convolution import Convolution, Pooling
+from scratch.layers import Affine, Relu, SoftmaxWithLoss
+from scratch.normalization import Dropout
+from scratch.util import conv_output_size
+
+SIMPLE_CONV_PARAM = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
+DEEP_CONV_PARAMS = (
+    {"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 16, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 32, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 32, "filter_size": 3, "pad": 2, "stride": 1},
+    {"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},
+    {"filter_num": 64, "filter_size": 3, "pad": 1, "stride": 1},
+)
+
+
+def simple_convnet_shapes(input_dim=(1, 28, 28), conv_param=None, hidden_size=100,
+                          output_size=10) -> dict[str, tuple[int, ...]]:
+    """Parameter shapes of ``SimpleConvNet`` (W1 (FN, C, FS, FS), W2 (FN·ph·pw, hidden), …)."""
+    cp = {**SIMPLE_CONV_PARAM, **(conv_param or {})}
+    c, h, w = input_dim
+    fn, fs = cp["filter_num"], cp["filter_size"]
+    oh = conv_output_size(h, fs, cp["stride"], cp["pad"])
+    ow = conv_output_size(w, fs, cp["stride"], cp["pad"])
+    pooled = fn * conv_output_size(oh, 2, 2) * conv_output_size(ow, 2, 2)
+    return {"W1": (fn, c, fs, fs), "b1": (fn,), "W2": (pooled, hidden_size),
+            "b2": (hidden_size,), "W3": (hidden_size, output_size), "b3": (output_size,)}
+
+
+def deep_convnet_shapes(input_dim=(1, 28, 28), conv_params=DEEP_CONV_PARAMS, hidden_size=50,
+                        output_size=10) -> dict[str, tuple[int, ...]]:
+    """Parameter shapes of ``DeepConvNet``: six convolutions (a 2×2 pool after each pair)."""
+    c, h, w = input_dim
+    shapes = {}
+    for i, cp in enumerate(conv_params, start=1):
+        fn, fs = cp["filter_num"], cp["filter_size"]
+        shapes[f"W{i}"], shapes[f"b{i}"] = (fn, c, fs, fs), (fn,)
+        h = conv_output_size(h, fs, cp["stride"], cp["pad"])
+        w = conv_output_size(w, fs, cp["stride"], cp["pad"])
+        if i % 2 == 0:
+            h, w = conv_output_size(h, 2, 2), conv_output_size(w, 2, 2)
+        c = fn
+    shapes["W7"], shapes["b7"] = (c * h * w, hidden_size), (hidden_size,)
+    shapes["W8"], shapes["b8"] = (hidden_size, output_size), (output_size,)
+    return shapes
+
+
+def fan_in(shape: tuple[int, ...]) -> int:
+    """Inputs feeding one output unit: C·FH·FW for a filter, ``in`` for an (in, out) matrix."""
+    return int(np.prod(shape[1:])) if len(shape) == 4 else int(shape[0])
+
+
+class _ConvNetBase:
+    """Shared book API: ``predict``, ``loss``, ``accuracy``, ``gradient``, save/load."""
+
+    params: dict
+    layers: OrderedDict
+    last_layer: SoftmaxWithLoss
+    _bindings: dict  # layer name -> (W key, b key)
+
+    def _bind(self):
+        """Point every layer at the current arrays in ``params`` (they may have been replaced)."""
+        for name, (wk, bk) in self._bindings.items():
+            self.layers[name].W = self.params[wk]
+            self.layers[name].b = self.params[bk]
+
+    def predict(self, x, train_flg=False):
+        """Scores (N, output_size) before softmax; ``train_flg`` switches dropout."""
+        self._bind()
+        for layer in self.layers.values():
+            x = layer.forward(x, train_flg) if isinstance(layer, Dropout) else layer.forward(x)
+        return x
+
+    def loss(self, x, t, train_flg=False):
+        """Mean cross-entropy of softmax(predict(x)) (the book's, with 1e-7 in the log)."""
+        return self.last_layer.forward(self.predict(x, train_flg), t)
+
+    def accuracy(self, x, t, batch_size=100):
+        """Fraction of correct argmax predictions over *all* N samples (no dropped batch)."""
+        if t.ndim != 1:
+            t = np.argmax(t, axis=1)
+        correct = 0
+        for i in range(0, x.shape[0], batch_size):
+            y = self.predict(x[i:i + batch_size], train_flg=False)
+            correct += int(np.sum(np.argmax(y, axis=1) == t[i:i + batch_size]))
+        return correct / x.shape[0]
+
+    def gradient(self, x, t):
+        """Backpropagation in training mode; returns grads keyed like ``params``."""
+        self.loss(x, t, train_flg=True)
+        dout = self.last_layer.backward(1)
+        for layer in reversed(self.layers.values()):
+            dout = layer.backward(dout)
+        return {key: getattr(self.layers[name], attr)
+                for name, (wk, bk) in self._bindings.items()
+                for key, attr in ((wk, "dW"), (bk, "db"))}
+
+    def numerical_gradient(self, x, t):
+        """ch4 central differences of ``loss`` (test mode) for every parameter (slow)."""
+        from scratch.gradient import numerical_gradient
+
+        return {k: numerical_gradient(lambda _: self.loss(x, t), v) for k, v in self.params.items()}
+
+    def load_params(self, params):
+        """Use the arrays of a book params dict (e.g. from ``scratch.io.load_params``)."""
+        missing = sorted(set(self.params) - set(params))
+        if missing:
+            raise KeyError(f"params lack {missing}; got keys {sorted(params)}")
+        for k in self.params:
+            if np.shape(params[k]) != self.params[k].shape:
+                raise ValueError(f"{k}: got shape {np.shape(params[k])}, "
+                                 f"expected {self.params[k].shape}")
+            self.params[k] = np.asarray(params[k])
+        self._bind()
+        return self
+
+    def astype(self, dtype):
+        """Convert every parameter to ``dtype`` (e.g. ``np.float32`` for fast training)."""
+        for k in self.params:
+            self.params[k] = self.params[k].astype(dtype)
+        self._bind()
+        return self
+
+
+class SimpleConvNet(_ConvNetBase):
+    """ch7.5 conv(30×5×5) → ReLU → pool 2×2 → Affine(100) → ReLU → Affine(10) → softmax.
+
+    Args:
+        input_dim: (C, H, W). conv_param: filter_num, filter_size, pad, stride (missing keys take
+            the book's defaults). weight_init_std: std of the normal weights (biases are 0).
+        rng: ``numpy.random.Generator`` for the initial weights (fresh if ``None``).
+        dtype: parameter dtype (the book's float64 by default).
+    """
+
+    def __init__(self, input_dim=(1, 28, 28), conv_param=None, hidden_size=100, output_size=10,
+                 weight_init_std=0.01, rng=None, dtype=np.float64):
+        rng = rng if rng is not None else np.random.default_rng()
+        cp = {**SIMPLE_CONV_PARAM, **(conv_param or {})}
+        shapes = simple_convnet_shapes(input_dim, cp, hidden_size, output_size)
+        self.params = {}
+        for k, shape in shapes.items():
+            value = (weight_init_std * rng.standard_normal(shape) if k.startswith("W")
+                     else np.zeros(shape))
+            self.params[k] = value.astype(dtype)
+        p = self.params
+        self.layers = OrderedDict()
+        self.layers["Conv1"] = Convolution(p["W1"], p["b1"], cp["stride"], cp["pad"])
+        self.layers["Relu1"] = Relu()
+        self.layers["Pool1"] = Pooling(pool_h=2, pool_w=2, stride=2)
+        self.layers["Affine1"] = Affine(p["W2"], p["b2"])
+        self.layers["Relu2"] = Relu()
+        self.layers["Affine2"] = Affine(p["W3"], p["b3"])
+        self.last_layer = SoftmaxWithLoss()
+        self._bindings = {"Conv1": ("W1", "b1"), "Affine1": ("W2", "b2"),
+                          "Affine2": ("W3", "b3")}
+
+
+class DeepConvNet(_ConvNetBase):
+    """ch8.1.1 DeepConvNet: [conv-ReLU-conv-ReLU-pool] ×3 → Affine-ReLU-Dropout → Affine-Dropout.
+
+    Six 3×3 convolutions (16, 16, 32, 32, 64, 64 filters; pad 1 except conv 4's pad 2), He
+    initialisation (std √(2/fan_in)), dropout 0.5 after the hidden Affine and on the logits (the
+    book's non-inverted dropout: × (1 − ratio) at test time).
+
+    Args:
+        conv_param_1 … conv_param_6: like the book's (``None`` = the book's default).
+        rng: generator for the weights and, unless ``dropout_rng`` is given, the dropout masks.
+    """
+
+    def __init__(self, input_dim=(1, 28, 28), conv_param_1=None, conv_param_2=None,
+                 conv_param_3=None, conv_param_4=None, conv_param_5=None, conv_param_6=None,
+                 hidden_size=50, output_size=10, dropout_ratio=0.5, rng=None, dropout_rng=None,
+                 dtype=np.float64):
+        rng = rng if rng is not None else np.random.default_rng()
+        given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5,
+                 conv_param_6)
+        cps = [{**d, **(g or {})} for d, g in zip(DEEP_CONV_PARAMS, given, strict=True)]
+        shapes = deep_convnet_shapes(input_dim, cps, hidden_size, output_size)
+        self.params = {}
+        for k, shape in shapes.items():
+            value = (np.sqrt(2.0 / fan_in(shape)) * rng.standard_normal(shape)
+                     if k.startswith("W") else np.zeros(shape))
+            self.params[k] = value.astype(dtype)
+        p = self.params
+        drop_rng = dropout_rng if dropout_rng is not None else rng
+        self.layers = OrderedDict()
+        self._bindings = {}
+        for i, cp in enumerate(cps, start=1):
+            self.layers[f"Conv{i}"] = Convolution(p[f"W{i}"], p[f"b{i}"], cp["stride"], cp["pad"])
+            self.layers[f"Relu{i}"] = Relu()
+            self._bindings[f"Conv{i}"] = (f"W{i}", f"b{i}")
+            if i % 2 == 0:
+                self.layers[f"Pool{i // 2}"] = Pooling(pool_h=2, pool_w=2, stride=2)
+        self.layers["Affine1"] = Affine(p["W7"], p["b7"])
+        self.layers["Relu7"] = Relu()
+        self.layers["Dropout1"] = Dropout(dropout_ratio, rng=drop_rng)
+        self.layers["Affine2"] = Affine(p["W8"], p["b8"])
+        self.layers["Dropout2"] = Dropout(dropout_ratio, rng=drop_rng)
+        self._bindings["Affine1"] = ("W7", "b7")
+        self._bindings["Affine2"] = ("W8", "b8")
+        self.last_layer = SoftmaxWithLoss()
+
+    @property
+    def dropout_layers(self) -> list[Dropout]:
+        return [layer for layer in self.layers.values() if isinstance(layer, Dropout)]

@@ -1,0 +1,373 @@
+"""ch6.1 optimizers: scratch ↔ zerotorch.optim ↔ torch.optim, and every difference measured.
+
+The registry (``optimizer.*`` in ``test_harness.py``) runs 100-step trajectories on
+f(x, y) = x²/20 + y² and a random bowl against ours and the built-in. Here: the book's ch6
+comparison, the Adam eps placement, the built-ins' default eps, planted bugs, and the
+``torch.optim.Optimizer`` behaviour (state dicts, param groups, zero_grad, devices).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import scratch.optimizer as so
+import zerotorch.optim as zo
+from zerotorch.crosscheck import REGISTRY, Impl, concepts, run_concept, scratch_impl
+
+concepts()  # fills REGISTRY
+TRAJ_ATOL = 1e-12  # the issue's target: float64 trajectories equal within 1e-12
+
+START = (-7.0, 2.0)
+BOOK_LRS = {"SGD": 0.95, "Momentum": 0.1, "AdaGrad": 1.5, "Adam": 0.3}  # ch6.1.7's figure
+
+
+def grad_f(x, y):
+    """∇ of the ch6 function f(x, y) = x²/20 + y²."""
+    return x / 10.0, 2.0 * y
+
+
+def scratch_path(name, lr, steps=30):
+    opt = getattr(so, name)(lr=lr)
+    p = {"x": np.array([START[0]]), "y": np.array([START[1]])}
+    path = [(START[0], START[1])]
+    for _ in range(steps):
+        gx, gy = grad_f(p["x"], p["y"])
+        opt.update(p, {"x": gx, "y": gy})
+        path.append((float(p["x"][0]), float(p["y"][0])))
+    return np.array(path)
+
+
+def zerotorch_path(name, lr, steps=30):
+    xy = torch.nn.Parameter(torch.tensor(START, dtype=torch.float64))
+    opt = getattr(zo, name)([xy], lr=lr)
+    path = [START]
+    for _ in range(steps):
+        opt.zero_grad()
+        f = xy[0] ** 2 / 20.0 + xy[1] ** 2
+        f.backward()
+        opt.step()
+        path.append(tuple(xy.detach().tolist()))
+    return np.array(path)
+
+
+def reference_path(name, lr, steps=30):
+    """The update rules on plain Python floats, one coordinate at a time (independent code)."""
+    out = []
+    for c, coeff in ((START[0], 0.1), (START[1], 2.0)):
+        p, v, h, m, s, traj = c, 0.0, 0.0, 0.0, 0.0, [c]
+        for t in range(1, steps + 1):
+            g = coeff * p
+            if name == "SGD":
+                p = p - lr * g
+            elif name == "Momentum":
+                v = 0.9 * v - lr * g
+                p = p + v
+            elif name == "AdaGrad":
+                h = h + g * g
+                p = p - lr * g / (math.sqrt(h) + 1e-7)
+            elif name == "Adam":
+                m = 0.9 * m + 0.1 * g
+                s = 0.999 * s + 0.001 * g * g
+                p = p - lr * math.sqrt(1 - 0.999 ** t) / (1 - 0.9 ** t) * m / (math.sqrt(s)
+                                                                               + 1e-7)
+            traj.append(p)
+        out.append(traj)
+    return np.array(out).T
+
+
+@pytest.mark.parametrize("name", list(BOOK_LRS))
+def test_ch6_comparison_from_book_start(name):
+    """ch6.1.7: 30 steps from (−7, 2) with the book's learning rates, both sides agree."""
+    lr = BOOK_LRS[name]
+    s, z, ref = scratch_path(name, lr), zerotorch_path(name, lr), reference_path(name, lr)
+    np.testing.assert_allclose(z, s, rtol=0, atol=TRAJ_ATOL)
+    np.testing.assert_allclose(s, ref, rtol=1e-12, atol=TRAJ_ATOL)
+    # every method gets far closer to the minimum (0, 0) than it started (|(−7, 2)| = 7.3)
+    assert np.hypot(*s[-1]) < 1.0
+
+
+def test_ch6_comparison_closed_forms():
+    """SGD and Momentum on the quadratic are linear maps: endpoints from matrix powers."""
+    s = scratch_path("SGD", 0.95)[-1]
+    np.testing.assert_allclose(s, [-7 * (1 - 0.095) ** 30, 2 * (1 - 1.9) ** 30], rtol=1e-12)
+    ends = []
+    for c, a in ((START[0], 0.1), (START[1], 2.0)):  # state (p, v): v' = 0.9v − lr·a·p
+        M = np.array([[1 - 0.1 * a, 0.9], [-0.1 * a, 0.9]])
+        ends.append((np.linalg.matrix_power(M, 30) @ [c, 0.0])[0])
+    np.testing.assert_allclose(scratch_path("Momentum", 0.1)[-1], ends, rtol=1e-11)
+    np.testing.assert_allclose(zerotorch_path("Momentum", 0.1)[-1], ends, rtol=1e-11)
+
+
+def test_ch6_endpoints_show_the_books_story():
+    """SGD zig-zags in y (1 − 2·0.95 = −0.9 per step), AdaGrad kills y first, Momentum overshoots
+    x to the far side, Adam's y is still oscillating."""
+    ends = {n: zerotorch_path(n, lr)[-1] for n, lr in BOOK_LRS.items()}
+    sgd_y = zerotorch_path("SGD", 0.95)[:, 1]
+    assert np.all(np.sign(sgd_y[1:]) != np.sign(sgd_y[:-1]))  # zig-zag every step
+    assert abs(ends["AdaGrad"][1]) < 1e-12 < abs(ends["AdaGrad"][0])
+    assert ends["Momentum"][0] > 0  # crossed x = 0 from −7
+    assert all(abs(e[0]) < 7 for e in ends.values())
+
+
+@pytest.mark.parametrize("name", ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"])
+def test_same_names_and_defaults_as_the_book(name):
+    s = inspect.signature(getattr(so, name)).parameters
+    z = inspect.signature(getattr(zo, name)).parameters
+    book_args = {k: v.default for k, v in s.items()}
+    ours = {k: v.default for k, v in z.items() if k in book_args}
+    assert ours == book_args
+    assert book_args["lr"] == (0.001 if name == "Adam" else 0.01)
+
+
+def test_torch_sgd_default_lr_differs_from_the_book():
+    """The book's SGD default lr is 0.01, torch.optim.SGD's 1e-3."""
+    assert inspect.signature(torch.optim.SGD).parameters["lr"].default == pytest.approx(1e-3)
+    assert inspect.signature(so.SGD).parameters["lr"].default == 0.01
+
+
+def _run_torch(opt_cls, g_fn, x0, steps, **kw):
+    p = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
+    opt = opt_cls([p], **kw)
+    for _ in range(steps):
+        p.grad = torch.tensor(g_fn(p.detach().numpy()))
+        opt.step()
+    return p.detach().numpy()
+
+
+def _run_scratch(opt, g_fn, x0, steps):
+    p = {"w": np.array(x0, dtype=np.float64)}
+    for _ in range(steps):
+        opt.update(p, {"w": g_fn(p["w"])})
+    return p["w"]
+
+
+ADAM_LR, ADAM_STEPS = 0.001, 100
+
+
+def _adam_gap(scale):
+    """Book Adam vs torch.optim.Adam(eps=1e-7), constant gradient of size ``scale``."""
+    g = np.array([1.0, -0.5, 2.0]) * scale
+    book = _run_scratch(so.Adam(lr=ADAM_LR), lambda w: g.copy(), np.zeros(3), ADAM_STEPS)
+    torch_ = _run_torch(torch.optim.Adam, lambda w: g.copy(), np.zeros(3), ADAM_STEPS,
+                        lr=ADAM_LR, eps=1e-7)
+    return np.abs(book - torch_).max(), np.abs(torch_).max()
+
+
+def test_adam_eps_placement_difference_is_measured():
+    """Book: 1e-7 added to the uncorrected √v; torch: eps added to √v̂ = √v/√(1 − β2^t).
+
+    The book's effective eps is 1e-7/√(1 − β2^t) (3.2e-6 at t = 1, 3.2e-7 at t = 100): harmless
+    for O(1) gradients, dominant for gradients ~1e-6.
+    """
+    big, travelled_big = _adam_gap(1.0)
+    tiny, travelled_tiny = _adam_gap(1e-6)
+    assert 5e-8 < big < 2e-7 and big / travelled_big < 2e-6  # measured 9.9e-8
+    assert 0.02 < tiny < 0.05 and tiny / travelled_tiny > 0.3  # measured 3.4e-2 (36 %)
+    # step 1 in closed form: book moves lr·√(1−β2)|g|/(√(1−β2)|g| + 1e-7), torch lr·|g|/(|g| + 1e-7)
+    g = 1e-6
+    book1 = _run_scratch(so.Adam(lr=ADAM_LR), lambda w: np.array([g]), np.zeros(1), 1)
+    torch1 = _run_torch(torch.optim.Adam, lambda w: np.array([g]), np.zeros(1), 1,
+                        lr=ADAM_LR, eps=1e-7)
+    r = math.sqrt(1 - 0.999)
+    np.testing.assert_allclose(-book1, ADAM_LR * r * g / (r * g + 1e-7), rtol=1e-12)
+    np.testing.assert_allclose(-torch1, ADAM_LR * g / (g + 1e-7), rtol=1e-12)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e-6])
+def test_adam_book_eps_schedule_reproduces_the_book_exactly(scale):
+    """torch.optim.Adam with eps = 1e-7/√(1 − β2^t) at step t equals the book to rounding."""
+    rng = np.random.default_rng(6)
+    target = rng.standard_normal(5)
+    g_fn = lambda w: scale * (w - target) * (1 + (w - target) ** 2)
+    x0 = rng.standard_normal(5)
+    book = _run_scratch(so.Adam(lr=0.01), g_fn, x0, 200)
+    p = torch.nn.Parameter(torch.tensor(x0))
+    opt = torch.optim.Adam([p], lr=0.01)
+    for t in range(1, 201):
+        opt.param_groups[0]["eps"] = zo.adam_book_eps(t)
+        p.grad = torch.tensor(g_fn(p.detach().numpy()))
+        opt.step()
+    np.testing.assert_allclose(p.detach().numpy(), book, rtol=1e-10, atol=TRAJ_ATOL)
+    ours = _run_torch(zo.Adam, g_fn, x0, 200, lr=0.01)
+    np.testing.assert_allclose(ours, book, rtol=0, atol=TRAJ_ATOL)
+
+
+@pytest.mark.parametrize(("book", "torch_cls", "kw", "default_eps", "low", "high"), [
+    # measured on f(x, y) from (−7, 2), 100 steps: 1.5e-7 (AdaGrad), 1.3e-6 (RMSprop)
+    (lambda: so.AdaGrad(lr=0.5), torch.optim.Adagrad, {"lr": 0.5}, 1e-10, 5e-8, 5e-7),
+    (lambda: so.RMSprop(lr=0.05, decay_rate=0.99), torch.optim.RMSprop,
+     {"lr": 0.05, "alpha": 0.99}, 1e-8, 4e-7, 4e-6),
+])
+def test_builtin_default_eps_differs_from_the_books(book, torch_cls, kw, default_eps, low, high):
+    """Adagrad's default eps is 1e-10, RMSprop's 1e-8, the book's 1e-7: the gap is measurable,
+    and disappears with eps=1e-7."""
+    assert inspect.signature(torch_cls).parameters["eps"].default == default_eps
+    g_fn = lambda w: np.array([w[0] / 10.0, 2.0 * w[1]])
+    b = _run_scratch(book(), g_fn, np.array(START), 100)
+    default = _run_torch(torch_cls, g_fn, np.array(START), 100, **kw)
+    mapped = _run_torch(torch_cls, g_fn, np.array(START), 100, eps=1e-7, **kw)
+    assert low < np.abs(default - b).max() < high
+    np.testing.assert_allclose(mapped, b, rtol=0, atol=TRAJ_ATOL)
+
+
+class VelocityFirstNesterov(so.Nesterov):
+    """A plausible mis-ordering: update v before moving W with it."""
+
+    def update(self, params, grads):
+        if self.v is None:
+            self.v = {k: np.zeros_like(v) for k, v in params.items()}
+        m = self.momentum
+        for key in params:
+            self.v[key] = m * self.v[key] - self.lr * grads[key]
+            params[key] += m * m * self.v[key]
+            params[key] -= (1 + m) * self.lr * grads[key]
+
+
+class BiasUncorrectedAdam(so.Adam):
+    def update(self, params, grads):
+        self.iter = 10**6  # lr_t → lr: no bias correction
+        super().update(params, grads)
+
+
+class DampenedMomentum(so.Momentum):
+    """v ← m·v − (1 − m)·lr·g: an exponential average where the book has a plain sum."""
+
+    def update(self, params, grads):
+        super().update(params, {k: (1 - self.momentum) * g for k, g in grads.items()})
+
+
+class TorchEpsRMSprop(so.RMSprop):
+    """RMSprop with PyTorch's default eps 1e-8 instead of the book's 1e-7 (a ~1e-6 change)."""
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {k: np.zeros_like(v) for k, v in params.items()}
+        for key in params:
+            g = grads[key]
+            self.h[key] = self.decay_rate * self.h[key] + (1 - self.decay_rate) * g * g
+            params[key] -= self.lr * g / (np.sqrt(self.h[key]) + 1e-8)
+
+
+@pytest.mark.parametrize(("name", "bug"), [
+    ("optimizer.Nesterov", VelocityFirstNesterov),
+    ("optimizer.Adam", BiasUncorrectedAdam),
+    ("optimizer.Momentum", DampenedMomentum),
+    ("optimizer.RMSprop", TorchEpsRMSprop),
+])
+def test_registry_catches_planted_optimizer_bugs(name, bug):
+    assert run_concept(REGISTRY[name], scratch_impl()).status == "PASS"
+    planted = Impl("planted", {"optimizer": type("m", (), {name.split(".")[1]: bug})})
+    result = run_concept(REGISTRY[name], planted)
+    assert result.status == "FAIL"
+    assert "trajectory" in result.first_failure().name
+
+
+def test_adam_without_the_eps_schedule_fails_the_builtin_check():
+    pair = REGISTRY["optimizer.Adam"]
+    from dataclasses import replace
+    fixed = replace(pair, builtin_step_hook=None,
+                    builtin_factory=lambda ps: torch.optim.Adam(ps, lr=0.1, eps=1e-7))
+    result = run_concept(fixed, scratch_impl())
+    assert result.status == "FAIL" and result.first_failure().against == "builtin"
+
+
+ALL = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam"]
+
+
+def _quadratic_steps(opt, params, steps, targets):
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = sum(((p - t) ** 2 * (1 + p ** 2)).sum() for p, t in zip(params, targets,
+                                                                      strict=True))
+        loss.backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_state_dict_round_trip_resumes_exactly(name):
+    g = torch.Generator().manual_seed(1)
+    init = [torch.randn(3, 4, generator=g, dtype=torch.float64),
+            torch.randn(4, generator=g, dtype=torch.float64)]
+    targets = [torch.randn_like(p) for p in init]
+    straight = [torch.nn.Parameter(p.clone()) for p in init]
+    opt = getattr(zo, name)(straight, lr=0.05)
+    _quadratic_steps(opt, straight, 20, targets)
+
+    first = [torch.nn.Parameter(p.clone()) for p in init]
+    opt1 = getattr(zo, name)(first, lr=0.05)
+    _quadratic_steps(opt1, first, 10, targets)
+    saved = opt1.state_dict()
+    resumed = [torch.nn.Parameter(p.detach().clone()) for p in first]
+    opt2 = getattr(zo, name)(resumed, lr=0.05)
+    opt2.load_state_dict(saved)
+    _quadratic_steps(opt2, resumed, 10, targets)
+    for a, b in zip(straight, resumed, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    if name != "SGD":  # stateless SGD has nothing to save
+        assert opt2.state_dict()["state"]
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_param_groups_equal_separate_optimizers(name):
+    """Per-group hyperparameters: one optimizer with two groups = two optimizers."""
+    a, b = torch.nn.Parameter(torch.ones(3, dtype=torch.float64)), torch.nn.Parameter(
+        torch.full((2,), -2.0, dtype=torch.float64))
+    a2, b2 = torch.nn.Parameter(a.detach().clone()), torch.nn.Parameter(b.detach().clone())
+    cls = getattr(zo, name)
+    grouped = cls([{"params": [a]}, {"params": [b], "lr": 0.2}], lr=0.05)
+    sep = [cls([a2], lr=0.05), cls([b2], lr=0.2)]
+    for _ in range(15):
+        for ps, opts in (([a, b], [grouped]), ([a2, b2], sep)):
+            for o in opts:
+                o.zero_grad()
+            (ps[0] ** 3).sum().add((ps[1] ** 2).sum()).backward()
+            for o in opts:
+                o.step()
+    torch.testing.assert_close(a, a2, rtol=0, atol=0)
+    torch.testing.assert_close(b, b2, rtol=0, atol=0)
+    grouped.zero_grad()
+    assert a.grad is None and b.grad is None
+
+
+def test_closure_and_float32_and_missing_grads():
+    p = torch.nn.Parameter(torch.tensor([1.0, 2.0]))  # float32
+    q = torch.nn.Parameter(torch.tensor([5.0]))  # never gets a gradient: left untouched
+    opt = zo.Adam([p, q], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (p ** 2).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert loss.item() == pytest.approx(5.0) and p.dtype == torch.float32
+    assert q.item() == 5.0 and q not in opt.state
+    with pytest.raises(ValueError, match="lr"):
+        zo.SGD([p], lr=-1)
+    with pytest.raises(ValueError, match="decay_rate"):
+        zo.RMSprop([p], decay_rate=1.5)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ALL)
+def test_optimizers_run_on_cuda_and_match_cpu(name):
+    g = torch.Generator().manual_seed(3)
+    init = torch.randn(64, generator=g, dtype=torch.float64)
+    results = []
+    for device in ("cpu", "cuda"):
+        p = torch.nn.Parameter(init.clone().to(device))
+        opt = getattr(zo, name)([p], lr=0.05)
+        for _ in range(50):
+            opt.zero_grad()
+            (p ** 2 * (1 + p.abs())).sum().backward()
+            opt.step()
+        assert all(v.device.type == device for v in opt.state[p].values()
+                   if isinstance(v, torch.Tensor))
+        results.append(p.detach().cpu())
+    torch.testing.assert_close(results[1], results[0], rtol=1e-10, atol=1e-12)

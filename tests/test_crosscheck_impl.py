@@ -1,0 +1,282 @@
+"""``zerotorch crosscheck --impl``: a reader's own code graded, diagnosed and sandboxed.
+
+The implementations checked here are small hand-written ones in ``tests/impls/`` (see its
+README): correct ones must pass, every planted bug must fail with its one-line diagnosis, and
+code that loops, crashes or exits must be reported per concept while the rest of the report
+goes on. Our own ``scratch`` package, loaded as a reader's module, must be all green.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from zerotorch.crosscheck import REGISTRY, Impl, LayerPair, format_table
+from zerotorch.crosscheck.user import check_concept, check_impl, exit_status, run_user
+
+ROOT = Path(__file__).resolve().parents[1]
+IMPLS = Path(__file__).resolve().parent / "impls"
+# A concept that loops forever is stopped after this many seconds in the sandbox test; small
+# so the test is quick, large enough that a correct concept never hits it on a loaded machine.
+TEST_TIMEOUT = 6.0
+
+
+def _load_planted() -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location("zt_planted_impl", IMPLS / "planted.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+PLANTED = _load_planted()
+
+
+def _impl(**objects) -> Impl:
+    ns = types.SimpleNamespace(**objects)
+    return Impl("planted", {"functions": ns, "layers": ns, "optimizer": ns})
+
+
+def _concept(name: str):
+    if name not in REGISTRY:
+        pytest.skip(f"{name} is not registered")
+    return REGISTRY[name]
+
+
+# ------------------------------------------------------------------ a Pooling pair for the tests
+
+
+class _MaxPool(torch.nn.Module):
+    """Reference max pooling (pad 0) built on F.max_pool2d: the gradient to the first maximum."""
+
+    def __init__(self, pool_h, pool_w, stride=1, pad=0):
+        super().__init__()
+        self.k, self.stride = (pool_h, pool_w), stride
+
+    def forward(self, x):
+        return F.max_pool2d(x, self.k, self.stride)
+
+
+POOLING_PAIR = LayerPair(
+    name="layers.Pooling", chapter="7.4.4", torch_cls=_MaxPool,
+    init=lambda rng: {"pool_h": 2, "pool_w": 2, "stride": 2, "pad": 0},
+    inputs=lambda rng: (rng.standard_normal((2, 3, 4, 4)),),
+)
+
+
+# ------------------------------------------------------------------ every diagnosis fires
+
+
+@pytest.mark.parametrize(("concept", "book_attr", "planted", "stage", "diagnosis"), [
+    ("layers.Affine", "Affine", "AffineTransposedDW", "dW", r"dW is transposed"),
+    ("layers.Affine", "Affine", "AffineFlatDx", "dx", r"right values but shape \(4, 12\)"),
+    ("layers.Affine", "Affine", "AffineDbNotSummed", "db", r"not summed over the batch"),
+    ("layers.Affine", "Affine", "AffineDbOffByOne", "db", r"off by the constant 1 "),
+    ("layers.Affine", "Affine", "AffineDWAveraged", "dW", r"N = 4 times too small"),
+    ("layers.Affine", "Affine", "AffineNoDW", "dW", r"did not set self\.dW"),
+    ("layers.Affine", "Affine", "AffineFloat32", "forward", r"float32"),
+    ("layers.Sigmoid", "Sigmoid", "SigmoidNoReturn", "forward", r"returned None"),
+    ("layers.Sigmoid", "Sigmoid", "SigmoidSignFlipped", "dx", r"sign flipped"),
+    ("layers.Relu", "Relu", "ReluInPlace", "dout unchanged", r"writes into dout in place"),
+    ("layers.Relu", "Relu", "ReluKink", "dx", r"only where x = 0"),
+    ("layers.SoftmaxWithLoss", "SoftmaxWithLoss", "SoftmaxWithLossNoMean", "dx",
+     r"N = 5 times too large: missing division by the batch size"),
+    ("layers.SoftmaxWithLoss", "SoftmaxWithLoss", "SoftmaxWithLossOverflow",
+     "forward [x + 1000]", r"softmax overflows"),
+    ("functions.softmax", "softmax", "softmax_without_max", "forward", r"softmax overflows"),
+    ("layers.BatchNormalization", "BatchNormalization", "BatchNormalizationUnbiased", "forward",
+     r"unbiased variance"),
+    ("optimizer.Momentum", "Momentum", "MomentumForgetful", "f(x,y) trajectory",
+     r"first 1 updates agree, update 2 differs"),
+])
+def test_planted_bug_is_diagnosed(concept, book_attr, planted, stage, diagnosis):
+    """Each planted mistake FAILs at the stage it breaks, with the diagnosis that names it."""
+    pair = _concept(concept)
+    result = check_concept(pair, _impl(**{book_attr: getattr(PLANTED, planted)}), seed=0)
+    assert result.status == "FAIL", (result.status, result.error)
+    assert result.first_failure().name == stage
+    assert result.diagnosis, "no diagnosis"
+    import re
+    assert re.search(diagnosis, result.diagnosis), result.diagnosis
+
+
+def test_correct_planted_base_classes_pass():
+    """The controls: the correct Affine and Pooling the bugs are derived from pass."""
+    assert check_concept(_concept("layers.Affine"), _impl(Affine=PLANTED.Affine)).status == "PASS"
+    assert check_concept(POOLING_PAIR, _impl(Pooling=PLANTED.Pooling)).status == "PASS"
+
+
+def test_pooling_gradient_to_every_tied_maximum_is_diagnosed():
+    """Random inputs have no ties, so only the tied-maxima probe can catch this bug."""
+    result = check_concept(POOLING_PAIR, _impl(Pooling=PLANTED.PoolingEveryMax), keep_arrays=True)
+    assert result.status == "FAIL"
+    plain = next(s for s in result.stages if s.name == "dx")
+    assert plain.ok, "without ties the bug is invisible"
+    assert result.first_failure().name == "dx [tied maxima]"
+    assert "every maximum" in result.diagnosis
+
+
+def test_relu_writing_into_dout_is_flagged_as_the_books_deviation():
+    result = check_concept(_concept("layers.Relu"), _impl(Relu=PLANTED.ReluInPlace))
+    assert result.known_deviation and "Relu.backward" in result.known_deviation
+    # a different Relu bug is not excused as the book's
+    kink = check_concept(_concept("layers.Relu"), _impl(Relu=PLANTED.ReluKink))
+    assert kink.status == "FAIL" and kink.known_deviation is None
+    table = format_table([result, kink], "planted", shapes=True)
+    assert "FAIL (book deviation)" in table and "shapes: yours (5, 6), expected (5, 6)" in table
+
+
+def test_softmax_with_loss_ignoring_dout_is_the_books_deviation():
+    pair = _concept("layers.SoftmaxWithLoss.dout")
+
+    class IgnoresDout(PLANTED.SoftmaxWithLossNoMean):
+        def backward(self, dout=1):
+            return super().backward(1) / len(self.y)
+
+    result = check_concept(pair, _impl(SoftmaxWithLoss=IgnoresDout))
+    assert result.status == "FAIL" and "ignores dout" in result.diagnosis
+    assert "SoftmaxWithLoss.backward" in (result.known_deviation or "")
+
+
+# ------------------------------------------------------------------ loading, sandbox, report
+
+
+def test_scratch_as_a_module_is_all_green():
+    """``--impl scratch``: our own package loaded like a reader's, every concept, no failure."""
+    results = check_impl("scratch", timeout=120)
+    bad = [(r.name, r.status, r.error or r.diagnosis) for r in results
+           if r.status in ("FAIL", "ERROR", "TIMEOUT")]
+    assert not bad
+    assert sum(r.status == "PASS" for r in results) >= 10
+    assert exit_status(results) == 0
+
+
+def test_folder_importing_itself_as_common_loads_and_passes():
+    """``from common.functions import *`` inside the folder works; absent concepts are MISSING."""
+    results = {r.name: r for r in check_impl(
+        str(IMPLS / "good_common"),
+        only=["functions.softmax", "functions.cross_entropy_error", "layers.Relu",
+              "layers.Affine", "layers.SoftmaxWithLoss", "layers.SoftmaxWithLoss.dout",
+              "layers.BatchNormalization", "optimizer.Momentum"],
+        timeout=120)}
+    for name in ("functions.softmax", "layers.Relu", "layers.Affine", "layers.SoftmaxWithLoss",
+                 "optimizer.Momentum"):
+        assert results[name].status == "PASS", (name, results[name].error,
+                                                results[name].first_failure())
+    assert results["layers.BatchNormalization"].status == "MISSING"
+    assert exit_status(list(results.values())) == 0
+
+
+def test_single_file_loops_crashes_and_exits_are_contained():
+    """An endless loop → TIMEOUT within the limit, a segfault and sys.exit → ERROR with the
+    reader's line; the worker is replaced and the concepts around them are still checked."""
+    only = ["functions.softmax", "layers.Relu", "layers.Sigmoid", "layers.Affine",
+            "layers.MulLayer", "layers.AddLayer"]
+    for name in only:
+        _concept(name)
+    start = time.monotonic()
+    results = {r.name: r for r in check_impl(str(IMPLS / "crashing.py"), only=only,
+                                             timeout=TEST_TIMEOUT)}
+    elapsed = time.monotonic() - start
+    assert results["functions.softmax"].status == "PASS"  # a single file works
+    relu, sig, aff, mul = (results[n] for n in ("layers.Relu", "layers.Sigmoid",
+                                                "layers.Affine", "layers.MulLayer"))
+    assert relu.status == "ERROR" and "SystemExit: 3" in relu.error
+    assert "crashing.py" in relu.error and "sys.exit(3)" in relu.error
+    assert sig.status == "ERROR" and "SIGSEGV" in sig.error
+    assert "crashing.py" in sig.error and "ctypes.string_at(0)" in sig.error
+    assert aff.status == "TIMEOUT" and f"{TEST_TIMEOUT:g} s" in aff.error
+    assert "crashing.py" in aff.error and "n += 1" in aff.error or "while n" in aff.error
+    assert mul.status == "ERROR" and "ValueError: planted error" in mul.error
+    assert "crashing.py" in mul.error
+    assert results["layers.AddLayer"].status == "MISSING"
+    assert exit_status(list(results.values())) == 1
+    assert elapsed < TEST_TIMEOUT + 90, elapsed  # the loop was stopped, not waited out
+
+
+def test_file_that_fails_to_import_is_an_error_not_missing(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "functions.py").write_text((IMPLS / "good_common" / "functions.py").read_text())
+    (folder / "layers.py").write_text("from common.functions import *\n\nx = undefined_name\n")
+    results = {r.name: r for r in check_impl(str(folder), only=["functions.softmax",
+                                                                "layers.Affine"], timeout=120)}
+    assert results["functions.softmax"].status == "PASS"
+    err = results["layers.Affine"]
+    assert err.status == "ERROR" and "NameError" in err.error
+    assert "layers.py:3" in err.error and "importing layers failed" in err.error
+
+
+def test_folder_is_also_importable_under_its_own_name():
+    code = ("from zerotorch.crosscheck.loader import load_impl\n"
+            f"impl = load_impl({str(IMPLS / 'good_common')!r})\n"
+            "A = impl.resolve('layers.Affine')\n"
+            "import good_common.layers, common.layers\n"
+            "assert good_common.layers is common.layers and A is common.layers.Affine\n"
+            "assert impl.resolve('layers.NoSuchLayer') is None\n"
+            "print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_cli_json_on_a_buggy_folder():
+    """The documented command: exit 1, JSON with stage, sizes, shapes and diagnoses."""
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    out = subprocess.run(
+        [sys.executable, "-m", "zerotorch", "crosscheck", "--impl", str(IMPLS / "buggy_common"),
+         "--only", "layers.Affine", "--only", "layers.Relu", "--only", "layers.SoftmaxWithLoss",
+         "--only", "functions.softmax", "--json"],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert out.returncode == 1, out.stderr
+    report = {c["name"]: c for c in json.loads(out.stdout)["concepts"]}
+    affine = report["layers.Affine"]
+    assert affine["status"] == "FAIL" and affine["first_failure"] == "dW"
+    dW = next(s for s in affine["stages"] if s["name"] == "dW")
+    assert dW["shape_actual"] == [5, 12] and dW["shape_expected"] == [12, 5]
+    assert "transposed" in affine["diagnosis"]
+    assert report["layers.Relu"]["known_deviation"]
+    assert "batch size" in report["layers.SoftmaxWithLoss"]["diagnosis"]
+    assert "overflows" in report["functions.softmax"]["diagnosis"]
+
+
+def test_unknown_impl_and_unknown_concept_exit_2(capsys):
+    args = argparse.Namespace(impl="no/such/folder_or_module", only=None, json=False, seed=0,
+                              timeout=5.0)
+    assert run_user(args) == 2
+    assert "no/such/folder_or_module" in capsys.readouterr().err
+    args = argparse.Namespace(impl=str(IMPLS / "good_common"), only=["layers.NoSuchLayer"],
+                              json=False, seed=0, timeout=5.0)
+    assert run_user(args) == 2
+    assert "unknown concept" in capsys.readouterr().err
+
+
+def test_diagnosis_patterns_on_arrays():
+    """The array patterns without a pair: axes order (conv dW), N/(N−1), momentum 9×, offset."""
+    from zerotorch.crosscheck.compare import compare
+    from zerotorch.crosscheck.diagnose import diagnose
+    from zerotorch.crosscheck.runner import ConceptResult
+
+    rng = np.random.default_rng(0)
+    bn = _concept("layers.BatchNormalization")  # its inputs have a batch of 6
+
+    def diag(stage):
+        return diagnose(ConceptResult(bn.name, bn.chapter, "FAIL", [stage]), bn, 0)
+
+    e = rng.standard_normal((4, 3, 2, 5))
+    assert "axes in the wrong order" in diag(compare("dW", e, e.transpose(1, 0, 2, 3)))
+    v = rng.uniform(0.5, 2.0, 12)
+    assert "N/(N−1) = 6/5" in diag(compare("running_var", v, v * 6 / 5))
+    assert "momentum convention is swapped" in diag(compare("running_mean", v, 9 * v))
+    assert "off by the constant 0.9" in diag(compare("running_var", v, v + 0.9))

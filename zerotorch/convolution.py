@@ -1,0 +1,113 @@
+"""ch7.4 im2col / col2im, Convolution and Pooling in PyTorch, with the book's names and layouts.
+
+``Convolution(W, b, stride, pad)`` holds ``W`` as (FN, C, FH, FW) — exactly ``nn.Conv2d.weight``
+— and computes the book's cross-correlation with ``F.conv2d`` (``method="im2col"`` computes it
+the book's way through ``F.unfold``; both are cross-checked). ``Pooling`` is max pooling with the
+book's semantics: zero padding (not ``F.max_pool2d``'s −inf), output size counting the padding,
+gradient to the first maximum on ties (what ``F.max_pool2d`` does too). Geometry is validated
+by the same function as the scratch side, so invalid shapes raise the same ``ValueError``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from scratch.util import check_geometry
+
+
+def as_parameter(value) -> nn.Parameter:
+    """A NumPy array or tensor as a (copied) ``nn.Parameter`` (``zerotorch.nn`` imports this
+    module, so its helper of the same name is not imported here)."""
+    return nn.Parameter(torch.as_tensor(value).clone().detach())
+
+
+def im2col(input_data: torch.Tensor, filter_h: int, filter_w: int, stride: int = 1,
+           pad: int = 0) -> torch.Tensor:
+    """ch7.4.3 im2col via ``F.unfold``: (N, C, H, W) → (N·out_h·out_w, C·FH·FW)."""
+    check_geometry(input_data.shape, filter_h, filter_w, stride, pad, what="im2col")
+    n = input_data.shape[0]
+    cols = F.unfold(input_data, (filter_h, filter_w), padding=pad, stride=stride)  # (N, C·FH·FW, L)
+    return cols.transpose(1, 2).reshape(n * cols.shape[2], cols.shape[1])  # (N·L, C·FH·FW)
+
+
+def col2im(col: torch.Tensor, input_shape, filter_h: int, filter_w: int, stride: int = 1,
+           pad: int = 0) -> torch.Tensor:
+    """ch7.4.3 col2im via ``F.fold`` (sums overlapping entries): → (N, C, H, W)."""
+    out_h, out_w = check_geometry(input_shape, filter_h, filter_w, stride, pad, what="col2im")
+    n, c, h, w = (int(s) for s in input_shape)
+    expected = (n * out_h * out_w, c * filter_h * filter_w)
+    if tuple(col.shape) != expected:
+        raise ValueError(f"col2im: col has shape {tuple(col.shape)}, expected {expected} for "
+                         f"input shape {(n, c, h, w)}, filter {filter_h}x{filter_w}, "
+                         f"stride={stride}, pad={pad}")
+    cols = col.reshape(n, out_h * out_w, -1).transpose(1, 2)  # (N, C·FH·FW, L)
+    return F.fold(cols, (h, w), (filter_h, filter_w), padding=pad, stride=stride)
+
+
+class Convolution(nn.Module):
+    """ch7.4.3 Convolution layer; W: (FN, C, FH, FW) (= ``nn.Conv2d.weight``), b: (FN,).
+
+    ``method="conv2d"`` (default) calls ``F.conv2d``, which is the book's cross-correlation;
+    ``method="im2col"`` computes ``im2col(x) @ W.reshape(FN, -1).T + b`` like the book.
+    """
+
+    def __init__(self, W, b, stride: int = 1, pad: int = 0, method: str = "conv2d"):
+        super().__init__()
+        if method not in ("conv2d", "im2col"):
+            raise ValueError(f"method must be 'conv2d' or 'im2col', got {method!r}")
+        self.W = as_parameter(W)
+        self.b = as_parameter(b)
+        self.stride = stride
+        self.pad = pad
+        self.method = method
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        FN, C, FH, FW = self.W.shape
+        out_h, out_w = check_geometry(x.shape, FH, FW, self.stride, self.pad, channels=C,
+                                      what=f"Convolution with W of shape {tuple(self.W.shape)}")
+        if self.method == "conv2d":
+            return F.conv2d(x, self.W, self.b, stride=self.stride, padding=self.pad)
+        col = im2col(x, FH, FW, self.stride, self.pad)  # (N·oh·ow, C·FH·FW)
+        out = col @ self.W.reshape(FN, -1).T + self.b  # (N·oh·ow, FN)
+        return out.reshape(x.shape[0], out_h, out_w, FN).permute(0, 3, 1, 2)  # (N, FN, oh, ow)
+
+    def extra_repr(self) -> str:
+        return f"W={tuple(self.W.shape)}, stride={self.stride}, pad={self.pad}"
+
+
+class Pooling(nn.Module):
+    """ch7.4.4 max Pooling with the book's semantics (zero padding, first maximum on ties).
+
+    ``method="max_pool2d"`` (default) zero-pads explicitly and calls ``F.max_pool2d`` without
+    padding; ``method="im2col"`` takes the max over ``F.unfold`` columns like the book.
+    """
+
+    def __init__(self, pool_h: int, pool_w: int, stride: int = 2, pad: int = 0,
+                 method: str = "max_pool2d"):
+        super().__init__()
+        if method not in ("max_pool2d", "im2col"):
+            raise ValueError(f"method must be 'max_pool2d' or 'im2col', got {method!r}")
+        self.pool_h = pool_h
+        self.pool_w = pool_w
+        self.stride = stride
+        self.pad = pad
+        self.method = method
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out_h, out_w = check_geometry(x.shape, self.pool_h, self.pool_w, self.stride, self.pad,
+                                      what=f"Pooling {self.pool_h}x{self.pool_w}")
+        if self.method == "max_pool2d":
+            if self.pad:
+                x = F.pad(x, (self.pad,) * 4)  # zeros, like the book's np.pad
+            return F.max_pool2d(x, (self.pool_h, self.pool_w), self.stride)
+        n, c = x.shape[:2]
+        col = im2col(x, self.pool_h, self.pool_w, self.stride, self.pad)  # (N·oh·ow, C·PH·PW)
+        col = col.reshape(-1, c, self.pool_h * self.pool_w)  # (N·oh·ow, C, PH·PW)
+        # argmax returns the first maximum; gathering through it routes the gradient there.
+        out = col.gather(2, col.argmax(dim=2, keepdim=True)).squeeze(2)  # (N·oh·ow, C)
+        return out.reshape(n, out_h, out_w, c).permute(0, 3, 1, 2)  # (N, C, oh, ow)
+
+    def extra_repr(self) -> str:
+        return f"{self.pool_h}x{self.pool_w}, stride={self.stride}, pad={self.pad}"

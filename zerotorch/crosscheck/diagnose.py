@@ -1,0 +1,466 @@
+"""One-line diagnoses of common mistakes, the book's own known deviations, and extra probes.
+
+Used by ``zerotorch crosscheck --impl`` (``user.py``) on a concept that did not pass:
+
+- ``diagnose(result, concept, seed)``: looks at the failing stages' arrays (the side under test
+  vs the reference) and the concept's replayed inputs, and names the pattern: a transposed
+  gradient, a missing division by the batch size, ``dout`` written in place, softmax overflowing
+  without the max subtracted, the Pooling gradient sent to every tied maximum, BN with the
+  unbiased variance, a flipped sign, a constant offset, float32…
+- ``book_deviation(result, concept)``: when the failure is exactly one the book's own code has
+  (``BOOK_DEVIATIONS``, from BOOK-NOTES.md), its cause; such rows are flagged in the report.
+- ``PROBES``: extra inputs that expose mistakes ordinary random inputs hide (logits shifted by
+  1000 for softmax, tied maxima for Pooling); ``probe_stages`` runs them as extra stages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from zerotorch.crosscheck.compare import Stage
+from zerotorch.crosscheck.registry import Concept
+
+# A pattern "fits" when it explains the difference to this relative accuracy: loose, because
+# a diagnosis names the mistake, it does not grade the code (the comparison did that).
+FIT_RTOL = 1e-6
+FIT_ATOL = 1e-9
+
+SOFTMAX_SHIFT = 1000.0  # exp(1000) overflows float64 (max ≈ exp(709.8))
+
+
+def book_name(concept: Concept) -> str:
+    """The book name a concept looks up (``layers.SoftmaxWithLoss`` for its ``.dout`` variant)."""
+    for attr in ("scratch_cls", "scratch_fn"):
+        name = getattr(concept, attr, None)
+        if name:
+            return name
+    return concept.name
+
+
+@dataclass
+class Context:
+    """What a diagnosis may know about the run besides the stages: the replayed inputs."""
+
+    concept: Concept
+    name: str  # the book name
+    seed: int = 0
+    init: dict | None = None
+    inputs: tuple | None = None
+
+    @property
+    def batch(self) -> int | None:
+        if self.inputs and np.ndim(self.inputs[0]) >= 2:
+            return int(np.shape(self.inputs[0])[0])
+        return None
+
+    @property
+    def short(self) -> str:
+        return self.name.rpartition(".")[2]
+
+
+def replay(concept: Concept, seed: int) -> Context:
+    """The constructor kwargs and inputs ``concept.run`` drew from ``default_rng(seed)``."""
+    ctx = Context(concept, book_name(concept), seed)
+    rng = np.random.default_rng(seed)
+    try:
+        if hasattr(concept, "init") and hasattr(concept, "torch_cls"):  # LayerPair order
+            ctx.init = concept.init(rng)
+            ctx.inputs = concept.inputs(rng)
+        elif hasattr(concept, "torch_fn"):  # FunctionPair
+            ctx.inputs = concept.inputs(rng)
+    except Exception:  # noqa: BLE001  (a diagnosis never breaks the report)
+        pass
+    return ctx
+
+
+# ------------------------------------------------------------------------------ array patterns
+
+
+def _fits(actual: np.ndarray, expected: np.ndarray) -> bool:
+    return actual.shape == expected.shape and bool(np.allclose(
+        actual, expected, rtol=FIT_RTOL, atol=FIT_ATOL * max(1.0, float(np.abs(expected).max(
+            initial=0.0)))))
+
+
+def _arrays(stage: Stage) -> tuple[np.ndarray, np.ndarray] | None:
+    if stage.actual is None or stage.expected is None:
+        return None
+    try:
+        a = np.asarray(stage.actual, dtype=np.float64)
+        e = np.asarray(stage.expected, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return a, e
+
+
+def _ratio(a: np.ndarray, e: np.ndarray) -> float | None:
+    """The scalar c with a ≈ c·e, if there is one (and e is not all zeros)."""
+    if a.shape != e.shape or not np.isfinite(a).all() or not np.any(e):
+        return None
+    c = float(np.vdot(a, e) / np.vdot(e, e))
+    return c if c != 0 and _fits(a, c * e) else None
+
+
+def _near(x: float, y: float, rtol: float = 1e-6) -> bool:
+    return abs(x - y) <= rtol * abs(y)
+
+
+def _shape_patterns(stage: Stage, a: np.ndarray, e: np.ndarray, ctx: Context) -> str:
+    n = stage.name
+    if a.ndim == 2 and a.shape == e.shape[::-1] and _fits(a.T, e):
+        return (f"{n} is transposed: you produced {a.shape}, expected {e.shape} "
+                f"(e.g. dW = x.T @ dout, not dout.T @ x)")
+    if a.ndim == e.ndim and a.ndim > 2 and sorted(a.shape) == sorted(e.shape):
+        for perm in itertools.permutations(range(a.ndim)):
+            if a.transpose(perm).shape == e.shape and _fits(a.transpose(perm), e):
+                return (f"{n} has its axes in the wrong order: your array transposed by "
+                        f"{perm} is the expected {e.shape} (check the transpose before the "
+                        "reshape)")
+    if a.size == e.size and _fits(a.reshape(e.shape), e):
+        return (f"{n} has the right values but shape {a.shape}; reshape it to {e.shape} "
+                "(e.g. dx back to the input's original shape)")
+    if a.ndim == e.ndim + 1 and a.shape[1:] == e.shape and _fits(a.sum(axis=0), e):
+        return f"{n} is not summed over the batch: sum it over axis 0 to get {e.shape}"
+    return ""
+
+
+def _ratio_message(stage: Stage, c: float, ctx: Context) -> str:
+    n, N = stage.name, ctx.batch
+    if _near(c, -1.0):
+        return f"{n} has the sign flipped (yours = −expected)"
+    if N and N > 1:
+        if _near(c, N):
+            return (f"{n} is N = {N} times too large: missing division by the batch size "
+                    "(average over the batch)")
+        if _near(c, 1.0 / N):
+            return f"{n} is N = {N} times too small: divided by the batch size once too often"
+        if _near(c, N / (N - 1)) or _near(c, (N - 1) / N):
+            which = "unbiased" if c > 1 else "biased"
+            return (f"{n} is off by N/(N−1) = {N}/{N - 1}: {which} variance where the book "
+                    f"uses the {'biased' if c > 1 else 'unbiased'} one "
+                    f"({'divide by N, np.var' if c > 1 else 'divide by N − 1'})")
+        if _near(c, math.sqrt((N - 1) / N)) or _near(c, math.sqrt(N / (N - 1))):
+            return (f"{n} is off by √((N−1)/N): the normalisation uses the unbiased variance "
+                    "(divide by N − 1); the book divides by N (np.var)")
+    if n.startswith("running") and (_near(c, 9.0) or _near(c, 1 / 9.0)):
+        return (f"{n} is off by 9 = 0.9/0.1: the momentum convention is swapped; the book keeps "
+                "momentum·running + (1 − momentum)·batch (PyTorch's momentum is the other part)")
+    ups = getattr(ctx.concept, "scalar_upstream", None)
+    if ups not in (None, 0, 1) and _near(c, 1.0 / ups):
+        return f"{n} ignores dout = {ups}: multiply the local gradient by dout"
+    if _near(c, 2.0) or _near(c, 0.5):
+        return (f"{n} is off by a factor {c:g} (a missing or extra ½ or 2, e.g. the derivative "
+                "of ½·x²)")
+    if abs(c - round(c)) < 1e-6 and abs(c) >= 2:
+        return f"{n} is exactly {round(c)} times the expected value (a missing division?)"
+    return f"{n} is the expected value scaled by {c:.6g}"
+
+
+def _value_patterns(stage: Stage, a: np.ndarray, e: np.ndarray, ctx: Context) -> str:
+    n = stage.name
+    if a.shape != e.shape:
+        return _shape_patterns(stage, a, e, ctx)
+    if not np.isfinite(a).all() and np.isfinite(e).all():
+        if "softmax" in ctx.name.lower() or "Softmax" in ctx.name:
+            return (f"NaN/inf in {n}: softmax overflows for large inputs (exp(1000) = inf); "
+                    "subtract the row max first: exp(x − x.max(axis=-1, keepdims=True))")
+        if "cross_entropy" in ctx.name:
+            return (f"NaN/inf in {n}: log(0) for a zero probability; the book adds "
+                    "delta = 1e-7 inside the log")
+        return f"NaN/inf in {n}: an overflow or a division by zero"
+    if stage.actual is not None and np.asarray(stage.actual).dtype == np.float32:
+        return (f"{n} was computed in float32 (relative error ~1e-7); keep float64 "
+                "(no dtype=np.float32 / astype(np.float32))")
+    if a.ndim == 2 and a.shape[0] == a.shape[1] > 1 and not _fits(e, e.T) and _fits(a.T, e):
+        return f"{n} is transposed (yours ≈ expected.T; e.g. dW = x.T @ dout, not dout.T @ x)"
+    if not np.any(a) and np.any(e):
+        return f"{n} is all zeros: the gradient is not propagated (or not stored)"
+    c = _ratio(a, e)
+    if c is not None and not _near(c, 1.0, 1e-9):
+        return _ratio_message(stage, c, ctx)
+    d = a - e
+    if d.size > 1 and _fits(d, np.full_like(d, d.mean())) and abs(d.mean()) > 0:
+        return f"{n} is off by the constant {d.mean():.6g} everywhere"
+    if ctx.inputs is not None and n in ("dx", "forward"):
+        x = np.asarray(ctx.inputs[0])
+        if x.shape == a.shape:
+            wrong = ~np.isclose(a, e, rtol=FIT_RTOL, atol=FIT_ATOL)
+            if wrong.any() and np.all(x[wrong] == 0):
+                return (f"{n} differs only where x = 0: at the kink the book's ReLU layer "
+                        "passes no gradient (mask = x <= 0)")
+    return ""
+
+
+# ------------------------------------------------------------------------------ concept patterns
+
+
+def _bn_forward(ctx: Context, a: np.ndarray) -> str:
+    if not ctx.init or not ctx.inputs or "gamma" not in ctx.init:
+        return ""
+    x = np.asarray(ctx.inputs[0], dtype=np.float64)
+    x2 = x.reshape(x.shape[0], -1)  # (N, D) per activation, as the book
+    gamma, beta = ctx.init["gamma"], ctx.init["beta"]
+    xc = x2 - x2.mean(axis=0)
+    for ddof, eps, cause in ((1, 1e-6, "the unbiased variance (ddof = 1, ratio N/(N−1))"),
+                             (0, 1e-5, "eps = 1e-5 (PyTorch's); the book's is 10e-7 = 1e-6"),
+                             (0, 1e-7, "eps = 1e-7; the book's is 10e-7 = 1e-6"),
+                             (0, 0.0, "no eps; the book adds 10e-7 = 1e-6 under the root")):
+        var = (xc ** 2).sum(axis=0) / (x2.shape[0] - ddof)
+        out = (gamma * xc / np.sqrt(var + eps) + beta).reshape(x.shape)
+        if out.shape == a.shape and np.allclose(a, out, rtol=1e-9, atol=1e-12):
+            return f"forward: BatchNormalization normalises with {cause}"
+    return ""
+
+
+def _pooling_ties(result, stages: list[Stage]) -> str:
+    plain = [s for s in stages if s.name == "dx"]
+    tied = [s for s in stages if s.name.startswith("dx [") and not s.ok]
+    if not tied or (plain and not plain[0].ok):
+        return ""
+    s = tied[0]
+    arrs = _arrays(s)
+    if arrs is not None and arrs[0].shape == arrs[1].shape:
+        a, e = arrs
+        if np.count_nonzero(a) > np.count_nonzero(e):
+            return ("Pooling sends the gradient to every maximum of a window with ties; the "
+                    "book (np.argmax) and PyTorch send it to the first maximum only")
+    return ("Pooling's gradient differs only on windows with tied maxima: it must go to the "
+            "first maximum only (np.argmax), as in the book and PyTorch")
+
+
+_ERROR_PATTERNS: list[tuple[str, str]] = [
+    ("has no attribute 'int'", "np.int/np.float were removed in NumPy 1.24: use int/float"),
+    ("has no attribute 'float'", "np.int/np.float were removed in NumPy 1.24: use int/float"),
+    ("not aligned", "matrix shapes don't line up: check W's (in, out) layout and the "
+                    "transposes in forward/backward"),
+    ("matmul: Input operand", "matrix shapes don't line up: check W's (in, out) layout and the "
+                              "transposes in forward/backward"),
+    ("could not be broadcast", "shapes don't match in an elementwise operation: compare your "
+                               "array shapes with the book's"),
+    ("unexpected keyword argument", "your constructor or method takes different arguments "
+                                    "from the book's"),
+    ("positional argument", "your function takes a different number of arguments from the "
+                            "book's"),
+    ("importing ", "the file fails to import: fix the error above first"),
+]
+
+
+def diagnose(result, concept: Concept, seed: int = 0, ctx: Context | None = None) -> str:
+    """One line naming the mistake behind ``result`` (a FAIL/ERROR ``ConceptResult``), or ""."""
+    if result.status == "ERROR":
+        for needle, message in _ERROR_PATTERNS:
+            if needle in result.error:
+                return message
+        return ""
+    if result.status != "FAIL":
+        return ""
+    ctx = ctx or replay(concept, seed)
+    failing = [s for s in result.stages if not s.ok]
+    ties = _pooling_ties(result, result.stages) if "Pooling" in ctx.name else ""
+    if ties:
+        return ties
+    for s in failing:
+        if s.name == "dout unchanged":
+            return ("backward writes into dout in place (e.g. dout[mask] = 0): the caller's "
+                    "array changes; compute a new array instead (np.where or dout.copy())")
+        if s.name.endswith("unchanged"):
+            arg = s.name.split()[0]
+            return (f"{arg} was modified in place: the caller's array changes; work on a copy "
+                    f"({arg}.copy()) or build a new array")
+        if s.note.startswith("got ") and "not an array" in s.note:
+            got = s.note.split()[1]
+            if s.name in ("forward", "loss") and got == "NoneType":
+                return f"{s.name} returned None: a missing return statement?"
+            if s.name.startswith("d") and got == "NoneType":
+                if s.name in ("dx", "dy", "dz", "dw"):
+                    return f"backward returned None for {s.name}: a missing return statement?"
+                return f"backward did not set self.{s.name} (store the gradient on the layer)"
+            return f"{s.name} is a {got}, not an array"
+        if "BatchNormalization" in ctx.name and s.name == "forward" and s.actual is not None:
+            msg = _bn_forward(ctx, np.asarray(s.actual, dtype=np.float64))
+            if msg:
+                return msg
+        arrs = _arrays(s)
+        if arrs is None:
+            continue
+        msg = _value_patterns(s, *arrs, ctx)
+        if msg:
+            if "step " in s.note and "trajectory" in s.name:
+                return f"{msg} ({_trajectory_hint(s.note)})"
+            return msg
+        if "trajectory" in s.name and "step " in s.note:
+            return _trajectory_hint(s.note)
+    if concept.known_deviation:
+        return ("this concept follows the book where PyTorch differs: "
+                f"{concept.known_deviation}")
+    return ""
+
+
+def _trajectory_hint(note: str) -> str:
+    try:
+        k = int(note.rsplit("step ", 1)[1].split()[0].strip(";,"))
+    except (ValueError, IndexError):
+        return ""
+    if k == 1:
+        return ("wrong from the first update: check the update rule and the default "
+                "hyperparameters")
+    return (f"the first {k - 1} updates agree, update {k} differs: check the state carried "
+            "between calls (velocity, h, m/v, the step counter)")
+
+
+# ------------------------------------------------------------------------------ book deviations
+
+
+@dataclass(frozen=True)
+class BookDeviation:
+    """A failure the book's own code shows (BOOK-NOTES.md), recognised by ``applies``."""
+
+    name: str  # the book name, e.g. "layers.Relu"
+    applies: Callable  # (result, ctx) -> bool
+    cause: str
+
+
+def _base(name: str) -> str:
+    return name.split(" [", 1)[0]  # a probe's "dx [x + 1000]" is a "dx"
+
+
+def _only(*stage_names: str) -> Callable:
+    def applies(result, ctx) -> bool:
+        bad = {_base(s.name) for s in result.stages if not s.ok}
+        return result.status == "FAIL" and bool(bad) and bad <= set(stage_names)
+    return applies
+
+
+def _ignores_dout(result, ctx) -> bool:
+    ups = getattr(ctx.concept, "scalar_upstream", None)
+    bad = [s for s in result.stages if not s.ok]
+    if result.status != "FAIL" or ups in (None, 1.0) or {_base(s.name) for s in bad} != {"dx"}:
+        return False
+    arrs = _arrays(bad[0])
+    return arrs is None or (_ratio(*arrs) is not None and _near(_ratio(*arrs), 1.0 / ups))
+
+
+def _pooling_with_pad(result, ctx) -> bool:
+    return result.status in ("FAIL", "ERROR") and bool(ctx.init) and ctx.init.get("pad", 0) > 0
+
+
+def _backward_after_eval(result, ctx) -> bool:
+    """The book's BN/Dropout keep what backward needs only in training mode."""
+    return result.status == "ERROR" and getattr(ctx.concept, "train", None) is False
+
+
+def _nesterov_new_velocity(result, ctx) -> bool:
+    """The book's Nesterov steps with the velocity it has just updated: from the first update
+    the parameters differ from the paper's (and torch's) by −momentum²·lr·g₀."""
+    bad = [s for s in result.stages if not s.ok]
+    kw = getattr(ctx.concept, "scratch_kwargs", None) or {}
+    if result.status != "FAIL" or not bad or not hasattr(ctx.concept, "problems"):
+        return False
+    m, lr = kw.get("momentum", 0.9), kw.get("lr", 0.01)
+    problems = {label: (start, grad) for label, start, grad in
+                ctx.concept.problems(np.random.default_rng(ctx.seed))}
+    for s in bad:
+        label = s.name.replace(" trajectory", "")
+        arrs = _arrays(s)
+        if s.against != "zerotorch" or label not in problems or arrs is None or \
+                not s.note.endswith("step 1"):
+            return False
+        start, grad = problems[label]
+        g0 = np.concatenate([np.ravel(v) for v in grad(start).values()])
+        if not _fits(arrs[0] - arrs[1], -m * m * lr * g0):
+            return False
+    return True
+
+
+def _dropout_without_rng(result, ctx) -> bool:
+    return result.status == "ERROR" and "'rng'" in result.error
+
+
+BOOK_DEVIATIONS: list[BookDeviation] = [
+    BookDeviation("layers.Relu", _only("dout unchanged"),
+                  "the book's Relu.backward writes zeros into the incoming dout "
+                  "(dout[self.mask] = 0) — BOOK-NOTES: Relu.backward"),
+    BookDeviation("layers.SoftmaxWithLoss", _ignores_dout,
+                  "the book's SoftmaxWithLoss.backward(dout) ignores dout and returns (y − t)/N "
+                  "— BOOK-NOTES: SoftmaxWithLoss.backward"),
+    BookDeviation("layers.Pooling", _pooling_with_pad,
+                  "the book's Pooling ignores pad in its output size (crashes with pad = 1) and "
+                  "pads with zeros where F.max_pool2d pads with −inf — BOOK-NOTES: Pooling"),
+    BookDeviation("layers.BatchNormalization", _backward_after_eval,
+                  "the book's BatchNormalization keeps xn/std (needed by backward) only in "
+                  "training mode, so backward after a test-mode forward fails"),
+    BookDeviation("layers.Dropout", _backward_after_eval,
+                  "the book's Dropout sets its mask only in training mode, so backward after a "
+                  "test-mode forward fails (dout * None)"),
+    BookDeviation("optimizer.Nesterov", _nesterov_new_velocity,
+                  "the book's Nesterov updates v before the step (p += m²·v_new), unlike "
+                  "arXiv:1212.0901 and torch's SGD(nesterov=True) (p += m²·v_old): "
+                  "−m²·lr·g apart from the first update (BOOK-NOTES states the paper's order)"),
+    BookDeviation("networks.MultiLayerNetExtend", _dropout_without_rng,
+                  "the book's Dropout draws each mask from the global np.random (it has no "
+                  "rng), so the check cannot hold the masks fixed across loss evaluations"),
+]
+
+
+def book_deviation(result, concept: Concept, seed: int = 0,
+                   ctx: Context | None = None) -> str | None:
+    """The documented book deviation that explains ``result``'s failure, if one does."""
+    if result.status not in ("FAIL", "ERROR", "TIMEOUT"):
+        return None
+    ctx = ctx or replay(concept, seed)
+    for dev in BOOK_DEVIATIONS:
+        if dev.name == ctx.name and dev.applies(result, ctx):
+            return dev.cause
+    return None
+
+
+# ------------------------------------------------------------------------------ probes
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Re-run a concept on special inputs; its stages are appended as ``stage [label]``."""
+
+    names: tuple[str, ...]  # book names it applies to
+    label: str
+    transform: Callable[[tuple], tuple]  # original inputs -> probe inputs
+
+
+def _shift_first(args: tuple) -> tuple:
+    x = np.asarray(args[0], dtype=np.float64) + SOFTMAX_SHIFT
+    return (x, *args[1:])
+
+
+def _ties(args: tuple) -> tuple:
+    x = np.round(np.asarray(args[0], dtype=np.float64))  # small integers: many tied maxima
+    return (x, *args[1:])
+
+
+PROBES: list[Probe] = [
+    Probe(("functions.softmax", "layers.SoftmaxWithLoss"), f"x + {SOFTMAX_SHIFT:g}", _shift_first),
+    Probe(("layers.Pooling",), "tied maxima", _ties),
+]
+
+
+def probe_stages(concept: Concept, impl, seed: int) -> list[Stage]:
+    """The stages of every probe that applies to ``concept`` (none for other pair kinds)."""
+    name = book_name(concept)
+    stages: list[Stage] = []
+    for probe in PROBES:
+        if name not in probe.names or not hasattr(concept, "inputs"):
+            continue
+        original = concept.inputs
+        variant = dataclasses.replace(concept, inputs=lambda rng, f=original, p=probe:
+                                      p.transform(f(rng)))
+        with np.errstate(all="ignore"):
+            for s in variant.run(impl, np.random.default_rng(seed)):
+                if s.against != "self":
+                    s.name = f"{s.name} [{probe.label}]"
+                    stages.append(s)
+    return stages

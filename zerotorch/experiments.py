@@ -1,0 +1,707 @@
+"""The book's experiments, ch4 to ch8, as one command each (``zerotorch experiment run NAME``).
+
+Each experiment is one YAML file under ``experiments/``: a ``LightningCLI`` config (``model``:
+``LitClassifier`` with the injected network, ``data``: a data module, ``trainer``) plus an
+``experiment`` section saying how to run it:
+
+- ``kind: train`` — one training run (ch4/ch5 train_neuralnet, ch7 train_convnet, ch8 deepnet);
+- ``kind: compare`` — named ``variants``, each a set of config overrides (optimizers, inits,
+  weight decay, dropout); every variant starts from the same seed and sees the same batches,
+  which ``BatchFingerprint`` proves (``same_batches`` in the summary);
+- ``kind: batch_norm`` — with vs without batch norm over ``weight_scales``;
+- ``kind: random_search`` — ``trials`` of lr and weight decay drawn log-uniformly.
+
+Any config value can be overridden on the command line (``--trainer.max_epochs 1``,
+``--trainer.devices 2 --trainer.strategy ddp``, ``--trainer.precision bf16-mixed``,
+``--data.init_args.dataset fashion-mnist``). Outputs go to ``<out_dir>/<name>/``: the figure
+``<name>.png``, ``summary.json``, CSV logs per variant and checkpoints (last + best).
+``zerotorch experiment results`` collects every ``summary.json`` into one Markdown table beside
+the book's published results.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback
+from pytorch_lightning.cli import LightningCLI
+from torch.utils.data import DataLoader, Subset, TensorDataset
+
+from zerotorch.lit import (
+    BatchFingerprint,
+    LitClassifier,
+    NonFiniteLossError,
+    platform_callbacks,
+    platform_loggers,
+    show_progress_bar,
+)
+
+log = logging.getLogger(__name__)
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "experiments"
+KINDS = ("train", "compare", "batch_norm", "random_search")
+
+# The book's published results (all on MNIST). value: a number the book prints, else None and the
+# claim its figure makes.
+BOOK_RESULTS: dict[str, dict[str, Any]] = {
+    "ch4_train_neuralnet": {"metric": "test_acc", "value": None, "text":
+                            "train and test accuracy rise together, no overfitting (fig. 4-12)"},
+    "ch5_train_neuralnet": {"metric": "test_acc", "value": None, "text":
+                            "same training with backpropagation; as fig. 4-12"},
+    "optimizer_compare_mnist": {"metric": "final_loss", "value": None, "text":
+                                "SGD slowest; Momentum, AdaGrad, Adam faster, AdaGrad slightly "
+                                "fastest (fig. 6-9)"},
+    "weight_init_compare": {"metric": "final_loss", "value": None, "text":
+                            "std 0.01 does not learn; He and Xavier learn, He fastest (fig. 6-15)"},
+    "batch_norm_test": {"metric": "train_acc", "value": None, "text":
+                        "batch norm learns faster at almost every weight scale (fig. 6-19)"},
+    "overfit_weight_decay": {"metric": "train-test gap", "value": None, "text":
+                             "λ=0: train acc reaches 1.0, large gap to test; λ=0.1: gap smaller, "
+                             "train acc below 1.0 (figs. 6-20, 6-21)"},
+    "overfit_dropout": {"metric": "train-test gap", "value": None, "text":
+                        "dropout narrows the train-test gap (fig. 6-23)"},
+    "hyperparameter_optimization": {"metric": "best val_acc", "value": 0.83, "text":
+                                    "best val acc 0.83 at lr 0.0092, weight decay 3.86e-07; good "
+                                    "region lr 1e-3..1e-2, decay 1e-8..1e-6 (fig. 6-24)"},
+    "ch7_train_convnet": {"metric": "test_acc", "value": 0.9896, "text":
+                          "test accuracy 98.96 % (train 99.82 %) after 20 epochs (ch7.5)"},
+    "ch8_train_deepnet": {"metric": "test_acc", "value": 0.9938, "text":
+                          "test accuracy 99.38 % (ch8.1.1)"},
+}
+
+
+@dataclass
+class ExperimentSettings:
+    """The ``experiment:`` section of a config: what to run and what to plot.
+
+    Args:
+        name: experiment name (output folder, figure name, messages).
+        kind: ``train``, ``compare``, ``batch_norm`` or ``random_search``.
+        title: figure title (the book's section).
+        figure: ``accuracy`` (train/validation accuracy per epoch) or ``loss`` (training loss
+            per step, smoothed like the book's ``smooth_curve``); for ``compare``.
+        variants: name → {dotted config key: value}, e.g. ``{"model.optimizer": "Adam"}``.
+        weight_scales: ``batch_norm``: the weight init std values.
+        weight_scales_logspace: ``batch_norm``: ``[start, stop, num]`` for ``np.logspace``
+            instead (the book: ``[0, -4, 16]``).
+        trials: ``random_search``: number of draws.
+        lr_log10: ``random_search``: log10 range of the learning rate.
+        weight_decay_log10: ``random_search``: log10 range of the weight decay λ.
+        search_seed: ``random_search``: seed of the draws.
+        train_eval_size: training images evaluated in eval mode after every epoch (the book's
+            "train acc"; no dropout, batch-norm running statistics); 0 turns it off.
+        test: evaluate the test set after training.
+        checkpoints: write ModelCheckpoint files (last + best by ``val_acc``).
+        out_dir: where the ``<name>/`` output folder goes.
+    """
+
+    name: str = "experiment"
+    kind: str = "train"
+    title: str = ""
+    figure: str = "accuracy"
+    variants: dict[str, dict[str, Any]] = field(default_factory=dict)
+    weight_scales: list[float] = field(default_factory=list)
+    weight_scales_logspace: list[float] = field(default_factory=list)
+    trials: int = 0
+    lr_log10: list[float] = field(default_factory=lambda: [-6.0, -2.0])
+    weight_decay_log10: list[float] = field(default_factory=lambda: [-8.0, -4.0])
+    search_seed: int = 0
+    train_eval_size: int = 1000
+    test: bool = True
+    checkpoints: bool = True
+    out_dir: str = "experiments/out"
+
+    def __post_init__(self) -> None:
+        if self.weight_scales_logspace and not self.weight_scales:
+            start, stop, num = self.weight_scales_logspace
+            self.weight_scales = [float(w) for w in np.logspace(start, stop, int(num))]
+
+
+# ---------------------------------------------------------------------------- data helpers
+class SyntheticDataModule(pl.LightningDataModule):
+    """A learnable stand-in for MNIST when no data is at hand (CI, smoke tests).
+
+    Ten fixed random 28×28 prototypes plus Gaussian noise, clipped to [0, 1]; same interface as
+    ``MNISTDataModule`` (seeded split, ``train_size``, ``flatten``, shuffling generator whose
+    state goes into checkpoints).
+    """
+
+    def __init__(self, dataset: str = "synthetic", batch_size: int = 100, val_size: int = 200,
+                 train_size: int | None = 1000, test_size: int = 200, seed: int = 0,
+                 flatten: bool = False, noise: float = 0.35, num_workers: int = 0):
+        super().__init__()
+        self.save_hyperparameters()
+        self.batch_size, self.flatten, self.seed = batch_size, flatten, seed
+        self.train_generator = torch.Generator().manual_seed(seed)
+        self.data_train = self.data_val = self.data_test = None
+
+    def _make(self, n: int, g: torch.Generator) -> TensorDataset:
+        protos = torch.rand(10, 1, 28, 28, generator=torch.Generator().manual_seed(12345))
+        t = torch.randint(0, 10, (n,), generator=g)
+        x = (protos[t] + self.hparams.noise * torch.randn(n, 1, 28, 28, generator=g)).clamp(0, 1)
+        return TensorDataset(x.flatten(1) if self.flatten else x, t)  # (N, 784) or (N, 1, 28, 28)
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.data_train is None:
+            g = torch.Generator().manual_seed(self.seed)
+            self.data_train = self._make(self.hparams.train_size or 1000, g)
+            self.data_val = self._make(self.hparams.val_size, g)
+            self.data_test = self._make(self.hparams.test_size, g)
+
+    def train_dataloader(self):
+        return DataLoader(self.data_train, batch_size=self.batch_size, shuffle=True,
+                          generator=self.train_generator)
+
+    def val_dataloader(self):
+        return DataLoader(self.data_val, batch_size=self.batch_size)
+
+    def test_dataloader(self):
+        return DataLoader(self.data_test, batch_size=self.batch_size)
+
+    def state_dict(self) -> dict:
+        return {"train_generator": self.train_generator.get_state()}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.train_generator.set_state(state_dict["train_generator"])
+
+
+class WithTrainEval(pl.LightningDataModule):
+    """Wraps a data module: validation also evaluates ``size`` training images (eval mode).
+
+    The book's "train acc" is measured with ``train_flg=False`` on training data after each epoch;
+    Lightning's running training accuracy is taken in training mode (dropout on) while the
+    weights move. Validation loaders: ``[train_eval, val]`` (named in ``LitClassifier.eval_names``).
+    """
+
+    def __init__(self, inner: pl.LightningDataModule, size: int):
+        super().__init__()
+        self.inner, self.size = inner, size
+
+    def prepare_data(self) -> None:
+        self.inner.prepare_data()
+
+    def setup(self, stage: str | None = None) -> None:
+        self.inner.trainer = self.trainer
+        self.inner.setup(stage)
+
+    def train_dataloader(self):
+        return self.inner.train_dataloader()
+
+    def val_dataloader(self):
+        val = self.inner.val_dataloader()
+        val = [val] if isinstance(val, DataLoader) else list(val)
+        if self.size <= 0:
+            return val
+        train = self.inner.train_dataloader()
+        data = Subset(train.dataset, range(min(self.size, len(train.dataset))))
+        batch = max(train.batch_size or 100, 100)
+        return [DataLoader(data, batch_size=batch), *val]
+
+    def test_dataloader(self):
+        return self.inner.test_dataloader()
+
+    def state_dict(self) -> dict:
+        return self.inner.state_dict()
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.inner.load_state_dict(state_dict)
+
+
+def describe_data(dm: pl.LightningDataModule) -> dict[str, Any]:
+    """What the run was trained on, for figures and summaries."""
+    hp = dict(getattr(dm, "hparams", {}) or {})
+    name = hp.get("dataset", type(dm).__name__)
+    label = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(name, name)
+    if hp.get("test_only"):
+        label += " test set only"  # train/val carved from the 10,000 test images
+    if isinstance(dm, SyntheticDataModule):
+        label = "synthetic prototypes (no MNIST available)"
+    train = getattr(dm, "data_train", None)
+    return {"dataset": name, "label": label, "test_only": bool(hp.get("test_only", False)),
+            "train_images": len(train) if train is not None else hp.get("train_size"),
+            "batch_size": hp.get("batch_size")}
+
+
+# ---------------------------------------------------------------------------- recording
+class History(Callback):
+    """Per-step training loss, per-epoch validation metrics, images/s."""
+
+    def __init__(self) -> None:
+        self.step_loss: list[float] = []
+        self.epochs: list[dict[str, float]] = []
+        self.images = 0
+        self.seconds = 0.0
+        self._t0 = 0.0
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._t0 = time.perf_counter()
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        self.seconds += time.perf_counter() - self._t0
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+        self.step_loss.append(float(loss.detach()))
+        self.images += int(batch[1].shape[0])
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        if trainer.sanity_checking:
+            return
+        row = {"epoch": trainer.current_epoch + 1, "step": trainer.global_step}
+        for key, value in trainer.callback_metrics.items():
+            if key.startswith(("val_", "train_eval_")):
+                row[key] = float(value)
+        self.epochs.append(row)
+
+    def series(self, key: str) -> list[float]:
+        return [row.get(key, math.nan) for row in self.epochs]
+
+
+class ZeroCLI(LightningCLI):
+    """``LightningCLI`` for zerotorch experiments (parsing and instantiation only; no subcommands).
+
+    Adds the ``experiment`` section, ``resume``; defaults ``accelerator: auto``,
+    ``deterministic: true`` and a progress bar only on a terminal; the trainer gets the platform
+    callbacks (faithful resume, NaN stop, checkpoints last + best) and CSV (+TensorBoard) logs.
+    With ``variant=None`` it only parses (to read the experiment section). ``overrides``
+    (dotted key → Python value) are set on the parsed config before instantiation, keeping their
+    types (a CLI string ``1.0`` would stay a string for an untyped argument).
+    """
+
+    def __init__(self, args: list[str], variant: str | None = None,
+                 overrides: dict[str, Any] | None = None):
+        self.variant = variant
+        self.overrides = dict(overrides or {})
+        with warnings.catch_warnings():  # `args` is given on purpose while sys.argv is ours
+            warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+            super().__init__(LitClassifier, pl.LightningDataModule, subclass_mode_data=True,
+                             run=False, args=args, save_config_kwargs={"overwrite": True})
+
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument("--experiment", type=ExperimentSettings,
+                            default=ExperimentSettings(), help="what to run and plot")
+        parser.add_argument("--resume", type=bool, default=False,
+                            help="continue each variant from its last.ckpt when present")
+        parser.set_defaults({"trainer.accelerator": "auto", "trainer.deterministic": True,
+                             "trainer.enable_progress_bar": show_progress_bar()})
+
+    def _set_seed(self) -> None:
+        if self.variant is not None:
+            super()._set_seed()
+
+    def before_instantiate_classes(self) -> None:
+        for key, value in self.overrides.items():
+            if key not in self.config:
+                raise KeyError(f"variant {self.variant!r}: no config key {key!r}")
+            self.config[key] = value
+
+    def instantiate_classes(self) -> None:
+        if self.variant is not None:
+            super().instantiate_classes()
+
+    def instantiate_trainer(self, **kwargs) -> pl.Trainer:
+        exp = self.settings
+        out = Path(exp.out_dir) / exp.name
+        config = self._get(self.config_init, "trainer", default={}) or {}
+        user = config.get("callbacks") or []
+        user = user if isinstance(user, list) else [user]
+        ckpt = out / "checkpoints" / self.variant if exp.checkpoints else None
+        self.history = History()
+        callbacks = [*user, *platform_callbacks(f"{exp.name}/{self.variant}", ckpt),
+                     self.history]
+        if exp.kind != "train":
+            self.fingerprint = BatchFingerprint()
+            callbacks.append(self.fingerprint)
+        return super().instantiate_trainer(callbacks=callbacks,
+                                           logger=platform_loggers(out, self.variant), **kwargs)
+
+    @property
+    def settings(self) -> ExperimentSettings:
+        exp = self.config["experiment"]
+        return exp if isinstance(exp, ExperimentSettings) else ExperimentSettings(**dict(exp))
+
+
+# ---------------------------------------------------------------------------- running
+def config_path(name_or_path: str) -> Path:
+    """``ch7_train_convnet`` → ``experiments/ch7_train_convnet.yaml``; a path is kept."""
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml"):
+        if not path.exists():
+            raise FileNotFoundError(f"no config {path}")
+        return path
+    for folder in (Path("experiments"), CONFIG_DIR):
+        candidate = folder / f"{name_or_path}.yaml"
+        if candidate.exists():
+            return candidate
+    raise FileNotFoundError(f"no experiment {name_or_path!r}: known {list_experiments()}")
+
+
+def list_experiments() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def variants_of(exp: ExperimentSettings) -> dict[str, dict[str, Any]]:
+    """The variants an experiment runs: name → config overrides."""
+    if exp.kind == "train":
+        return {"main": {}}
+    if exp.kind == "compare":
+        if not exp.variants:
+            raise ValueError(f"experiment {exp.name}: kind 'compare' needs variants")
+        return dict(exp.variants)
+    if exp.kind == "batch_norm":
+        out = {}
+        for i, w in enumerate(exp.weight_scales):
+            for bn in (True, False):
+                out[f"w{i:02d}_{'bn' if bn else 'plain'}"] = {
+                    "model.model.init_args.weight_init_std": float(w),
+                    "model.model.init_args.use_batchnorm": bn}
+        return out
+    if exp.kind == "random_search":
+        rng = np.random.default_rng(exp.search_seed)
+        out = {}
+        for i in range(exp.trials):
+            wd = 10 ** rng.uniform(*exp.weight_decay_log10)
+            lr = 10 ** rng.uniform(*exp.lr_log10)
+            out[f"trial{i:03d}"] = {"model.lr": float(lr), "model.weight_decay": float(wd)}
+        return out
+    raise ValueError(f"experiment {exp.name}: unknown kind {exp.kind!r}; expected {KINDS}")
+
+
+def _run_variant(base_args: list[str], name: str, overrides: dict[str, Any],
+                 resume: bool) -> tuple[dict[str, Any], ZeroCLI]:
+    cli = ZeroCLI(base_args, variant=name, overrides=overrides)
+    exp = cli.settings
+    cli.model.hparams["experiment"] = f"{exp.name}/{name}"
+    data = WithTrainEval(cli.datamodule, exp.train_eval_size)
+    cli.model.eval_names = ("train_eval", "val") if exp.train_eval_size > 0 else ("val",)
+    trainer = cli.trainer
+    last = Path(exp.out_dir) / exp.name / "checkpoints" / name / "last.ckpt"
+    ckpt = str(last) if resume and last.exists() else None
+    record: dict[str, Any] = {"variant": name, "overrides": overrides, "diverged": None,
+                              "resumed_from": ckpt}
+    try:
+        trainer.fit(cli.model, datamodule=data, ckpt_path=ckpt)
+    except NonFiniteLossError as exc:
+        if exp.kind == "train":
+            raise
+        record["diverged"] = str(exc)
+        record["diverged_step"] = exc.step
+    if exp.test and record["diverged"] is None:
+        metrics = trainer.test(cli.model, datamodule=data, verbose=False)
+        record.update({k: float(v) for k, v in (metrics[0] if metrics else {}).items()})
+    h = cli.history
+    record.update({
+        "epochs": [row["epoch"] for row in h.epochs],
+        "train_eval_acc": h.series("train_eval_acc"), "val_acc": h.series("val_acc"),
+        "val_loss": h.series("val_loss"), "step_loss": h.step_loss, "steps": trainer.global_step,
+        "images": h.images, "seconds": round(h.seconds, 3),
+        "images_per_s": round(h.images / h.seconds, 1) if h.seconds > 0 else None,
+        "batch_digest": cli.fingerprint.digest if hasattr(cli, "fingerprint") else None,
+    })
+    if trainer.world_size > 1:  # every rank writes what it logged (DDP check)
+        ranks = Path(exp.out_dir) / exp.name / "ranks"
+        ranks.mkdir(parents=True, exist_ok=True)
+        logged = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        (ranks / f"{name}-rank{trainer.global_rank}.json").write_text(json.dumps(
+            {"rank": trainer.global_rank, "world_size": trainer.world_size, "metrics": logged,
+             "steps": trainer.global_step}, indent=1, sort_keys=True))
+    return record, cli
+
+
+def run_experiment(config: str, args: list[str] | None = None) -> dict[str, Any] | None:
+    """Run every variant of the experiment in ``config``; write the figure and ``summary.json``.
+
+    ``args`` are LightningCLI overrides (``--trainer.max_epochs=1``). Returns the summary (``None``
+    on ranks other than 0 under DDP).
+    """
+    path = config_path(config)
+    base_args = ["--config", str(path), *(args or [])]
+    probe = ZeroCLI(base_args)
+    exp, resume = probe.settings, bool(probe.config["resume"])
+    seed = probe.config["seed_everything"]
+    t0 = time.perf_counter()
+    records, last_cli = [], None
+    variants = variants_of(exp)
+    for name, overrides in variants.items():
+        log.info("experiment %s: variant %s", exp.name, name)
+        record, last_cli = _run_variant(base_args, name, overrides, resume)
+        records.append(record)
+    if not last_cli.trainer.is_global_zero:
+        return None
+    trainer = last_cli.trainer
+    digests = {r["batch_digest"] for r in records if r["batch_digest"] and not r["diverged"]}
+    out = Path(exp.out_dir) / exp.name
+    out.mkdir(parents=True, exist_ok=True)
+    data = describe_data(last_cli.datamodule)
+    summary = {
+        "experiment": exp.name, "kind": exp.kind, "title": exp.title, "config": str(path),
+        "overrides": list(args or []), "seed": seed, "data": data,
+        "device": str(trainer.strategy.root_device), "accelerator":
+            type(trainer.accelerator).__name__, "devices": trainer.num_devices,
+        "world_size": trainer.world_size, "precision": str(trainer.precision),
+        "deterministic": bool(torch.are_deterministic_algorithms_enabled()),
+        "limited": _limited(trainer, list(args or [])),
+        "same_batches": len(digests) <= 1 if exp.kind != "train" else None,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"torch": torch.__version__, "lightning": pl.__version__},
+        "variants": records,
+    }
+    summary["headline"] = headline(exp, records)
+    summary["figure"] = str(plot(exp, records, data, out / f"{exp.name}.png"))
+    if exp.kind == "random_search":
+        (out / "ranking.md").write_text(ranking_table(records))
+    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary
+
+
+SHORTENING = ("--trainer.max_", "--trainer.limit_", "--trainer.fast_dev_run",
+              "--data.init_args.train_size", "--experiment.trials", "--experiment.weight_scales")
+
+
+def _limited(trainer: pl.Trainer, args: list[str]) -> bool:
+    """True when batch limits or overridden lengths make this a shortened run, not the book's."""
+    return any(v not in (1.0, None) for v in (trainer.limit_train_batches,
+                                             trainer.limit_val_batches,
+                                             trainer.limit_test_batches)) \
+        or any(a.startswith(SHORTENING) for a in args)
+
+
+def _last(values: list[float]) -> float | None:
+    finite = [v for v in values if v is not None and not math.isnan(v)]
+    return finite[-1] if finite else None
+
+
+def _mean_tail(values: list[float], n: int = 20) -> float | None:
+    tail = [v for v in values[-n:] if math.isfinite(v)]
+    return float(np.mean(tail)) if tail else None
+
+
+def headline(exp: ExperimentSettings, records: list[dict]) -> dict[str, Any]:
+    """The one-line result of an experiment for the results table."""
+    if exp.kind == "train":
+        r = records[0]
+        return {"metric": "test_acc", "value": r.get("test_acc"),
+                "text": f"test acc {_fmt(r.get('test_acc'))}, final train acc "
+                        f"{_fmt(_last(r['train_eval_acc']))}, val acc {_fmt(_last(r['val_acc']))}"}
+    if exp.kind == "compare" and exp.figure == "loss":
+        parts = []
+        for r in sorted(records, key=lambda r: _mean_tail(r["step_loss"]) or math.inf):
+            tail = _mean_tail(r["step_loss"])
+            parts.append(f"{r['variant']} {'diverged' if r['diverged'] else _fmt(tail)}")
+        return {"metric": "final_loss", "value": None,
+                "text": "mean loss of the last 20 steps: " + ", ".join(parts)}
+    if exp.kind == "compare":
+        parts = []
+        for r in records:
+            tr, te = _last(r["train_eval_acc"]), _last(r["val_acc"])
+            gap = tr - te if tr is not None and te is not None else None
+            parts.append(f"{r['variant']}: train {_fmt(tr)} val {_fmt(te)} gap {_fmt(gap)}")
+        return {"metric": "train-val gap", "value": None, "text": "; ".join(parts)}
+    if exp.kind == "batch_norm":
+        wins = total = 0
+        for bn in (r for r in records if r["variant"].endswith("_bn")):
+            plain = next(r for r in records if r["variant"] == bn["variant"][:-3] + "_plain")
+            a, b = _last(bn["train_eval_acc"]), _last(plain["train_eval_acc"])
+            if a is not None and b is not None:
+                total += 1
+                wins += a > b
+        return {"metric": "train_acc", "value": wins / total if total else None,
+                "text": f"batch norm ahead at {wins} of {total} weight scales"}
+    best = max(records, key=lambda r: _last(r["val_acc"]) or -1.0)
+    return {"metric": "best val_acc", "value": _last(best["val_acc"]),
+            "text": f"best val acc {_fmt(_last(best['val_acc']))} at lr "
+                    f"{best['overrides']['model.lr']:.3g}, weight decay "
+                    f"{best['overrides']['model.weight_decay']:.3g}"}
+
+
+def _fmt(value) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) \
+        else f"{value:.4f}"
+
+
+def ranking_table(records: list[dict]) -> str:
+    """random search: trials ranked by final validation accuracy (the book prints Best-1..20)."""
+    rows = sorted(records, key=lambda r: _last(r["val_acc"]) or -1.0, reverse=True)
+    lines = ["| rank | val acc | lr | weight decay | trial |", "| --- | --- | --- | --- | --- |"]
+    for i, r in enumerate(rows, 1):
+        lines.append(f"| {i} | {_fmt(_last(r['val_acc']))} | {r['overrides']['model.lr']:.3g} | "
+                     f"{r['overrides']['model.weight_decay']:.3g} | {r['variant']}"
+                     f"{' (diverged)' if r['diverged'] else ''} |")
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------- figures
+def smooth_curve(x: list[float], window: int = 11) -> np.ndarray:
+    """ch6 loss-curve smoothing (a centred moving average, shorter at the ends)."""
+    x = np.asarray(x, dtype=float)
+    if len(x) < 3:
+        return x
+    w = min(window, len(x) if len(x) % 2 else len(x) - 1)  # odd: centred
+    kernel = np.ones(w) / w
+    padded = np.pad(x, (w // 2, w // 2), mode="edge")
+    return np.convolve(padded, kernel, mode="valid")
+
+
+def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -> Path:
+    """The book-style figure for the experiment; the title states the dataset."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    suffix = f"\n{data['label']}, {data['train_images']} training images"
+    if exp.kind == "batch_norm":
+        n = len(exp.weight_scales)
+        cols = int(math.ceil(math.sqrt(n)))
+        rows = int(math.ceil(n / cols))
+        fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
+        for i, w in enumerate(exp.weight_scales):
+            ax = axes.flat[i]
+            for tag, style, label in (("bn", "-", "Batch Normalization"), ("plain", "--",
+                                                                           "Normal (no BN)")):
+                r = next(r for r in records if r["variant"] == f"w{i:02d}_{tag}")
+                ax.plot(r["epochs"], r["train_eval_acc"], style, label=label)
+            ax.set_title(f"W: {w:.3g}", fontsize=9)
+            ax.set_ylim(0, 1)
+        for ax in axes.flat[n:]:
+            ax.axis("off")
+        axes.flat[0].legend(fontsize=7)
+        fig.suptitle((exp.title or exp.name) + suffix, fontsize=10)
+    elif exp.kind == "random_search":
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
+        ok = [r for r in records if _last(r["val_acc"]) is not None]
+        lr = [math.log10(r["overrides"]["model.lr"]) for r in ok]
+        wd = [math.log10(r["overrides"]["model.weight_decay"]) for r in ok]
+        acc = [_last(r["val_acc"]) for r in ok]
+        sc = a1.scatter(lr, wd, c=acc, cmap="viridis", vmin=0, vmax=1, edgecolors="k")
+        fig.colorbar(sc, ax=a1, label="final validation accuracy")
+        a1.set_xlabel("log10 learning rate")
+        a1.set_ylabel("log10 weight decay")
+        for rank, r in enumerate(sorted(ok, key=lambda r: -_last(r["val_acc"]))[:5], 1):
+            a2.plot(r["epochs"], r["val_acc"], label=f"Best-{rank} val")
+            a2.plot(r["epochs"], r["train_eval_acc"], "--", color=a2.lines[-1].get_color())
+        a2.set_xlabel("epochs")
+        a2.set_ylabel("accuracy (solid val, dashed train)")
+        a2.set_ylim(0, 1)
+        a2.legend(fontsize=7)
+        fig.suptitle((exp.title or exp.name) + suffix, fontsize=10)
+    elif exp.kind == "compare" and exp.figure == "loss":
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for r in records:
+            ax.plot(smooth_curve(r["step_loss"]), label=r["variant"] + (" (diverged)"
+                                                                         if r["diverged"] else ""))
+        ax.set_xlabel("iterations")
+        ax.set_ylabel("loss (smoothed)")
+        ax.legend()
+        ax.set_title((exp.title or exp.name) + suffix, fontsize=10)
+    else:
+        fig, axes = plt.subplots(1, len(records), figsize=(5 * len(records), 4), squeeze=False)
+        for ax, r in zip(axes.flat, records, strict=True):
+            every = max(1, len(r["epochs"]) // 10)
+            ax.plot(r["epochs"], r["train_eval_acc"], "o-", markevery=every, label="train")
+            ax.plot(r["epochs"], r["val_acc"], "s-", markevery=every, label="validation")
+            ax.set_xlabel("epochs")
+            ax.set_ylabel("accuracy")
+            ax.set_ylim(0, 1.0)
+            ax.legend(loc="lower right")
+            if len(records) > 1:
+                ax.set_title(r["variant"], fontsize=9)
+        fig.suptitle((exp.title or exp.name) + suffix, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------------------- results
+def collect_results(root: str | Path = "experiments/out") -> list[dict]:
+    """Every ``summary.json`` under ``root``."""
+    order = {name: i for i, name in enumerate(BOOK_RESULTS)}
+    found = [json.loads(p.read_text()) for p in Path(root).glob("**/summary.json")]
+    return sorted(found, key=lambda s: (order.get(s["experiment"], len(order)), s["experiment"]))
+
+
+def results_table(summaries: list[dict]) -> str:
+    """One Markdown table: our result beside the book's (MNIST) result, dataset labelled."""
+    lines = ["| experiment | dataset | ours | the book (MNIST) | run |",
+             "| --- | --- | --- | --- | --- |"]
+    for s in summaries:
+        book = BOOK_RESULTS.get(s["experiment"], {"text": "—"})
+        data = s["data"]
+        ours = s["headline"]["text"]
+        if data["dataset"] != "mnist" or data.get("test_only"):
+            book_text = f"{book['text']} — not comparable: other data"
+        else:
+            book_text = book["text"]
+        run = f"{s['device']}, {s['seconds']:.0f} s" + (", SHORTENED run"
+                                                         if s.get("limited") else "")
+        if s.get("same_batches") is not None:
+            run += ", same batches" if s["same_batches"] else ", BATCHES DIFFER"
+        lines.append(f"| {s['experiment']} | {data['label']} ({data['train_images']} train) | "
+                     f"{ours} | {book_text} | {run} |")
+    return "\n".join(lines) + "\n"
+
+
+def results_main(root: str = "experiments/out", output: str | None = None) -> int:
+    summaries = collect_results(root)
+    if not summaries:
+        print(f"zerotorch experiment results: no summary.json under {root}")
+        return 2
+    table = results_table(summaries)
+    if output:
+        Path(output).write_text(table)
+    print(table, end="")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    """``zerotorch experiment {run NAME [overrides], list, results}``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="zerotorch experiment", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="action", required=True)
+    run = sub.add_parser("run", help="run one experiment (LightningCLI overrides may follow)")
+    run.add_argument("name", help="experiment name (see `list`) or a YAML path")
+    run.add_argument("overrides", nargs=argparse.REMAINDER,
+                     help="e.g. --trainer.max_epochs=1 --trainer.devices=2")
+    sub.add_parser("list", help="the experiment configs")
+    res = sub.add_parser("results", help="every summary.json as one Markdown table")
+    res.add_argument("--root", default="experiments/out")
+    res.add_argument("--output", help="also write the table to this file")
+    args = parser.parse_args(argv)
+    if args.action == "list":
+        print("\n".join(list_experiments()))
+        return 0
+    if args.action == "results":
+        return results_main(args.root, args.output)
+    try:
+        summary = run_experiment(args.name, args.overrides)
+    except NonFiniteLossError as exc:
+        print(f"zerotorch experiment: {exc}")
+        return 3
+    except FileNotFoundError as exc:
+        print(f"zerotorch experiment: {exc}")
+        return 2
+    if summary is not None:
+        print(f"{summary['experiment']}: {summary['headline']['text']}")
+        print(f"figure {summary['figure']}; summary "
+              f"{Path(summary['figure']).with_name('summary.json')}")
+    return 0
+
+
+__all__ = ["ExperimentSettings", "ZeroCLI", "SyntheticDataModule", "WithTrainEval", "History",
+           "run_experiment", "variants_of", "collect_results", "results_table", "BOOK_RESULTS",
+           "plot", "smooth_curve", "main"]

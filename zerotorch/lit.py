@@ -1,0 +1,355 @@
+"""The Lightning platform: a thin ``LightningModule`` around any zerotorch network, and callbacks.
+
+``LitClassifier`` adds to an injected model (``forward(x)`` → logits; it knows nothing of
+Lightning) the loss, the accuracy, the optimizer choice (the six book rules of ``zerotorch.optim``
+or any ``torch.optim`` class as ``"torch.Adam"``) and ch6.4.1 weight decay on weights only through
+``zerotorch.optim.book_param_groups``.
+
+Callbacks:
+- ``FaithfulResume``: every RNG (Python, NumPy, torch, CUDA, and every ``torch.Generator`` /
+  ``numpy.random.Generator`` held by the model, the data module or the training loader and its
+  sampler) is saved in each checkpoint and restored at the first training epoch after a resume,
+  so 2 epochs + resume for 2 more equals 4 uninterrupted epochs bitwise.
+- ``StopOnNonFinite``: a NaN/inf training loss raises ``NonFiniteLossError`` naming the
+  experiment and the step, before the bad update is applied.
+- ``BatchFingerprint``: a digest of every training batch, to prove that compared variants saw
+  the same batches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+import torch.nn.functional as F
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.utilities import rank_zero_warn
+from torch import nn
+
+BOOK_OPTIMIZERS = ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam")
+
+
+def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
+    """``"Adam"`` → ``zerotorch.optim.Adam`` (the book's rule); ``"torch.Adam"`` → torch's."""
+    if name.startswith("torch."):
+        cls = getattr(torch.optim, name.removeprefix("torch."), None)
+    elif name in BOOK_OPTIMIZERS:
+        from zerotorch import optim
+
+        cls = getattr(optim, name)
+    else:
+        cls = None
+    if cls is None:
+        raise ValueError(f"unknown optimizer {name!r}: use one of {list(BOOK_OPTIMIZERS)} "
+                         "(zerotorch.optim) or 'torch.<Name>' for a torch.optim class")
+    return cls
+
+
+class LitClassifier(pl.LightningModule):
+    """Training wrapper (ch4.5 / ch6 / ch7.5 training loops) for an injected classifier network.
+
+    Args:
+        model: an ``nn.Module`` whose ``forward(x)`` returns logits (N, classes) and which
+            follows ``self.training`` (dropout, batch norm).
+        optimizer: one of ``SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam`` (``zerotorch.optim``,
+            book hyperparameter names) or ``torch.<Name>``.
+        lr: learning rate.
+        weight_decay: the book's λ (loss + 0.5·λ·ΣW²): applied as gradient λ·W on weights only
+            (parameters with 2+ dimensions), never on biases, γ, β; the logged loss does not
+            include the term. A network built with ``weight_decay_lambda`` instead has its
+            ``weight_decay()`` term added to the loss (the book's way); giving both is an error.
+        optimizer_args: further optimizer arguments (``momentum``, ``decay_rate``, ``beta1``...).
+        experiment: a name used in messages (NaN stop) and summaries.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: str = "SGD", lr: float = 0.01,
+                 weight_decay: float = 0.0, optimizer_args: dict[str, Any] | None = None,
+                 experiment: str = "zerotorch"):
+        super().__init__()
+        optimizer_class(optimizer)  # fail at construction, not after data loading
+        if weight_decay and getattr(model, "weight_decay_lambda", 0):
+            raise ValueError(f"weight decay given twice: weight_decay={weight_decay} here and "
+                             f"weight_decay_lambda={model.weight_decay_lambda} on the network")
+        self.save_hyperparameters(ignore=["model"])
+        self.hparams["network"] = f"{type(model).__module__}.{type(model).__qualname__}"
+        self.model = model
+        # names of the validation loaders, in order (a runner may add "train_eval" in front)
+        self.eval_names: tuple[str, ...] = ("val",)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+    def loss_and_accuracy(self, batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean cross-entropy on the logits (+ the network's own decay term) and accuracy."""
+        x, t = batch
+        param = next(self.model.parameters(), None)
+        if param is not None and x.is_floating_point() and x.dtype != param.dtype:
+            x = x.to(param.dtype)
+        logits = self(x)  # (N, classes)
+        if t.ndim == 2:  # one-hot labels, as the book's one_hot_label=True
+            t = t.argmax(dim=1)
+        loss = F.cross_entropy(logits, t)
+        if getattr(self.model, "weight_decay_lambda", 0):  # the network's own book-style term
+            loss = loss + self.model.weight_decay()  # 0.5·λ·ΣW², in the loss as the book does
+        acc = (logits.argmax(dim=1) == t).to(torch.float32).mean()
+        return loss, acc
+
+    def _common_step(self, batch, stage: str) -> torch.Tensor:
+        loss, acc = self.loss_and_accuracy(batch)
+        n = batch[1].shape[0]  # epoch values are means weighted by batch size: no sample dropped
+        train = stage == "train"
+        self.log(f"{stage}_loss", loss, on_step=train, on_epoch=True, prog_bar=True,
+                 batch_size=n, sync_dist=not train, add_dataloader_idx=False)
+        self.log(f"{stage}_acc", acc, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=n, sync_dist=not train, add_dataloader_idx=False)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self._common_step(batch, "train")
+
+    def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        return self._common_step(batch, self.eval_names[dataloader_idx])
+
+    def test_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        return self._common_step(batch, "test")
+
+    def configure_optimizers(self):
+        from zerotorch.optim import book_param_groups
+
+        cls = optimizer_class(self.hparams.optimizer)
+        groups = book_param_groups(self.model, self.hparams.weight_decay)
+        groups = [g for g in groups if g["params"]]
+        return cls(groups, lr=self.hparams.lr, **(self.hparams.optimizer_args or {}))
+
+
+# ---------------------------------------------------------------------------- RNG state
+GeneratorLike = (torch.Generator, np.random.Generator, random.Random)
+
+
+def _scan(prefix: str, obj: Any, found: dict[str, Any], seen: set[int]) -> None:
+    for attr, value in list(vars(obj).items()) if hasattr(obj, "__dict__") else []:
+        if isinstance(value, GeneratorLike) and id(value) not in seen:
+            seen.add(id(value))
+            found[f"{prefix}.{attr}"] = value
+
+
+def find_generators(trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+    """Every generator held by the model's modules, the data module and the training loaders.
+
+    Keys are stable paths (``model.model.drop1.generator``, ``train_loader0.sampler.generator``)
+    so a fresh process finds the same objects again.
+    """
+    found: dict[str, Any] = {}
+    seen: set[int] = set()
+    for name, module in pl_module.named_modules():
+        _scan(f"model.{name}" if name else "model", module, found, seen)
+    if trainer.datamodule is not None:
+        _scan("datamodule", trainer.datamodule, found, seen)
+    loaders = trainer.fit_loop._combined_loader  # None until the fit loop set up its data
+    for i, loader in enumerate(loaders.flattened if loaders is not None else []):
+        _scan(f"train_loader{i}", loader, found, seen)
+        for part in ("sampler", "batch_sampler", "dataset"):
+            if getattr(loader, part, None) is not None:
+                _scan(f"train_loader{i}.{part}", getattr(loader, part), found, seen)
+        inner = getattr(getattr(loader, "batch_sampler", None), "sampler", None)
+        if inner is not None:
+            _scan(f"train_loader{i}.batch_sampler.sampler", inner, found, seen)
+    return found
+
+
+def _get_state(gen) -> Any:
+    if isinstance(gen, torch.Generator):
+        return gen.get_state()
+    if isinstance(gen, np.random.Generator):
+        return gen.bit_generator.state
+    return _plain(gen.getstate())
+
+
+def _set_state(gen, state) -> None:
+    if isinstance(gen, torch.Generator):
+        gen.set_state(state)
+    elif isinstance(gen, np.random.Generator):
+        gen.bit_generator.state = state
+    else:
+        gen.setstate(_tuples(state))
+
+
+def _plain(value):
+    """Tuples → lists, arrays → lists of ints: checkpoints load with ``weights_only=True``."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
+
+
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def capture_rng(trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
+    """Global RNG states (Python, NumPy, torch, CUDA) and every generator ``find_generators`` finds.
+
+    NumPy's legacy global state is saved because user code may still draw from it.
+    """
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
+    state = {
+        "python": _plain(random.getstate()),
+        "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
+        "torch": torch.get_rng_state(),
+        "generators": {k: _get_state(g) for k, g in find_generators(trainer, pl_module).items()},
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any], trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    random.setstate(_tuples(state["python"]))
+    kind, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss,  # noqa: NPY002
+                         cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    current = find_generators(trainer, pl_module)
+    missing = sorted(set(state["generators"]) - set(current))
+    if missing:
+        rank_zero_warn(f"FaithfulResume: generators {missing} saved in the checkpoint are not "
+                       f"present now (found {sorted(current)}); their streams restart")
+    for key, gen_state in state["generators"].items():
+        if key in current:
+            _set_state(current[key], gen_state)
+
+
+class FaithfulResume(Callback):
+    """Saves all RNG states in checkpoints; restores them when training resumes.
+
+    Lightning restores the model, optimizer and loop counters, not the random streams: without
+    this, a resumed run reshuffles and redraws dropout masks from fresh seeds. The states are
+    captured when the checkpoint is written (after validation at the end of an epoch) and put
+    back at the start of the next training epoch, after the sanity check and after the fit loop
+    has built its data loader; the loader's iterator, created before that hook on resume, is then
+    created again so that its first draw comes from the restored state, as in an uninterrupted run.
+    Under DDP the states of rank 0 are saved (all ranks start from the same seed).
+    """
+
+    KEY = "zerotorch_rng_state"
+
+    def __init__(self) -> None:
+        self._pending: dict[str, Any] | None = None
+
+    def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        checkpoint[self.KEY] = capture_rng(trainer, pl_module)
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+        self._pending = checkpoint.get(self.KEY)
+        if self._pending is None:
+            rank_zero_warn("FaithfulResume: the checkpoint holds no RNG state (written without "
+                           "this callback); the resumed run will not match an uninterrupted one")
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if self._pending is None:
+            return
+        restore_rng(self._pending, trainer, pl_module)
+        self._pending = None
+        fetcher = trainer.fit_loop._data_fetcher
+        if fetcher is not None:
+            iter(fetcher)  # re-create this epoch's iterator from the restored states
+
+
+# ---------------------------------------------------------------------------- NaN stop
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; the message names the experiment and step."""
+
+    def __init__(self, message: str, step: int, value: float):
+        super().__init__(message)
+        self.step = step
+        self.value = value
+
+
+class StopOnNonFinite(Callback):
+    """Stops training at the first NaN/inf training loss, before that update is applied."""
+
+    def __init__(self, experiment: str = "") -> None:
+        self.experiment = experiment
+        self._batch_idx = 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        self._batch_idx = batch_idx
+
+    def on_before_backward(self, trainer, pl_module, loss) -> None:
+        if bool(torch.isfinite(loss.detach()).all()):
+            return
+        hp = pl_module.hparams
+        name = self.experiment or hp.get("experiment", "zerotorch")
+        step = trainer.global_step + 1  # the update this loss would have produced (1-based)
+        value = float(loss.detach().float().cpu())
+        raise NonFiniteLossError(
+            f"experiment {name!r}: training loss is {value} at step {step} (epoch "
+            f"{trainer.current_epoch}, batch {self._batch_idx}); training stopped before that "
+            f"update. Optimizer {hp.get('optimizer')} with lr={hp.get('lr')} diverged: lower the "
+            "learning rate.", step=step, value=value)
+
+
+# ---------------------------------------------------------------------------- same batches
+class BatchFingerprint(Callback):
+    """A running digest of every training batch (labels and per-sample input sums)."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self.batches = 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        x, t = batch
+        self._hash.update(t.detach().cpu().numpy().tobytes())
+        sums = x.detach().reshape(x.shape[0], -1).double().sum(dim=1)  # (N,)
+        self._hash.update(sums.cpu().numpy().tobytes())
+        self.batches += 1
+
+    @property
+    def digest(self) -> str:
+        return self._hash.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------------------- assembly
+def show_progress_bar() -> bool:
+    """Progress bar only in a terminal (off in CI logs, pipes and files)."""
+    return sys.stdout.isatty()
+
+
+def platform_callbacks(experiment: str, checkpoint_dir: str | Path | None,
+                       monitor: str = "val_acc") -> list[Callback]:
+    """FaithfulResume, StopOnNonFinite and (with a folder) ModelCheckpoint keeping last + best."""
+    callbacks: list[Callback] = [FaithfulResume(), StopOnNonFinite(experiment)]
+    if checkpoint_dir is not None:
+        callbacks.append(ModelCheckpoint(dirpath=checkpoint_dir, filename="best-{epoch}",
+                                         monitor=monitor, mode="max", save_top_k=1,
+                                         save_last=True))
+    return callbacks
+
+
+def platform_loggers(save_dir: str | Path, version: str) -> list:
+    """CSV always; TensorBoard too when it is installed."""
+    loggers = [CSVLogger(save_dir=str(save_dir), name="logs", version=version)]
+    if (importlib.util.find_spec("tensorboard") is not None
+            or importlib.util.find_spec("tensorboardX") is not None):
+        from pytorch_lightning.loggers import TensorBoardLogger
+
+        loggers.append(TensorBoardLogger(save_dir=str(save_dir), name="tensorboard",
+                                         version=version))
+    return loggers
+
+
+__all__ = ["LitClassifier", "FaithfulResume", "StopOnNonFinite", "NonFiniteLossError",
+           "BatchFingerprint", "optimizer_class", "capture_rng", "restore_rng",
+           "find_generators", "platform_callbacks", "platform_loggers", "show_progress_bar",
+           "BOOK_OPTIMIZERS"]

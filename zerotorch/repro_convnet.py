@@ -1,0 +1,77 @@
+"""ch7–ch8 the book's published ConvNet weights on the MNIST test set, in scratch and zerotorch.
+
+Used by ``zerotorch reproduce`` (``zerotorch.reproduce.ROWS``). The weight files hold float64
+arrays and the book's ``im2col`` builds float64 column buffers, so the book's code computes in
+float64 whatever the image dtype; both sides here do the same (float32 images are widened
+exactly). DeepConvNet is evaluated with the book's test-time dropout (× (1 − ratio)); the
+accuracy under PyTorch's convention (``nn.Dropout`` is the identity at eval) is reported beside
+it: the first dropout scales the hidden layer but not the next bias, so a few argmaxes change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from scratch import convnet as scratch_convnet
+from zerotorch import convnet as zt_convnet
+
+
+def _evaluate(cls_s, cls_t, params: dict, x: np.ndarray, t: np.ndarray,
+              batch_size: int) -> tuple[dict, object]:
+    x = np.asarray(x, dtype=np.float64)  # exact widening of float32 images, as the book's im2col
+    t = np.asarray(t).reshape(-1)
+    if t.ndim != 1 or len(t) != len(x):
+        raise ValueError(f"labels {t.shape} do not match images {x.shape}")
+    net_s = cls_s().load_params({k: np.asarray(v, dtype=np.float64) for k, v in params.items()})
+    net_t = cls_t(dtype=torch.float64).load_params(params).eval()
+    pred_s = np.empty(len(x), dtype=np.int64)
+    pred_t = np.empty(len(x), dtype=np.int64)
+    max_diff = 0.0
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            y_s = net_s.predict(xb, train_flg=False)
+            y_t = net_t(torch.from_numpy(xb)).numpy()
+            pred_s[i:i + batch_size] = y_s.argmax(axis=1)
+            pred_t[i:i + batch_size] = y_t.argmax(axis=1)
+            max_diff = max(max_diff, float(np.abs(y_s - y_t).max()))
+    record = {
+        "accuracy_scratch": float(np.mean(pred_s == t)),
+        "accuracy_zerotorch": float(np.mean(pred_t == t)),
+        "disagreements": int(np.sum(pred_s != pred_t)),
+        "max_logit_diff": max_diff,
+        "note": f"float64 as the book's im2col; max |Δ logit| {max_diff:.1e}",
+    }
+    return record, (net_t, x, t, pred_t)
+
+
+def evaluate_simple_convnet(params: dict, x: np.ndarray, t: np.ndarray,
+                            batch_size: int = 500) -> dict:
+    """Accuracy of ``SimpleConvNet`` with ``params`` on ``x`` (N, 1, 28, 28), labels ``t`` (N,).
+
+    Every image is counted; returns both sides' accuracy, the disagreement count and the
+    largest logit difference.
+    """
+    record, _ = _evaluate(scratch_convnet.SimpleConvNet, zt_convnet.SimpleConvNet, params, x, t,
+                          batch_size)
+    return record
+
+
+def evaluate_deep_convnet(params: dict, x: np.ndarray, t: np.ndarray,
+                          batch_size: int = 500) -> dict:
+    """``evaluate_simple_convnet`` for ``DeepConvNet`` (book dropout convention), plus
+    ``accuracy_torch_convention`` and ``changed_by_convention`` (images whose prediction the
+    dropout convention changes)."""
+    record, (net_t, x, t, pred_book) = _evaluate(
+        scratch_convnet.DeepConvNet, zt_convnet.DeepConvNet, params, x, t, batch_size)
+    net_t.set_dropout_convention("torch")
+    with torch.no_grad():
+        pred = torch.cat([net_t(torch.from_numpy(x[i:i + batch_size])).argmax(dim=1)
+                          for i in range(0, len(x), batch_size)]).numpy()
+    changed = int(np.sum(pred != pred_book))
+    record["accuracy_torch_convention"] = float(np.mean(pred == t))
+    record["changed_by_convention"] = changed
+    record["note"] += (f"; book test-time dropout x(1-p); torch convention (identity): "
+                       f"{record['accuracy_torch_convention']:.4f}, {changed} predictions change")
+    return record
