@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     import matplotlib.pyplot as plt
     from tqdm import tqdm
 
-    xs, ys = np.meshgrid(np.arange(-10, 10, 0.01), np.arange(-5, 5, 0.01))
+    xs, ys = np.meshgrid(np.arange(-10, 10, 0.02), np.arange(-5, 5, 0.02))
     zs = f(xs, ys)
     fig, axes = plt.subplots(2, 2, figsize=(10, 7))
     for ax, (name, lr) in zip(axes.ravel(), tqdm(list(BOOK_LRS.items()), desc="optimizers"),

@@ -27,6 +27,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
+import math
 import os
 import tempfile
 import zlib
@@ -283,7 +284,7 @@ def read_idx(path: str | os.PathLike, kind: str) -> np.ndarray:
         raise CorruptDatasetError(
             f"{path}: images are {dims[1]}x{dims[2]}, expected "
             f"{IMAGE_SHAPE[0]}x{IMAGE_SHAPE[1]}")
-    expected_payload = int(np.prod(dims))
+    expected_payload = math.prod(dims)  # Python ints: no overflow for absurd headers
     payload = len(data) - header_size
     if payload != expected_payload:
         problem = "truncated" if payload < expected_payload else "trailing bytes"

@@ -23,14 +23,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from zerotorch.crosscheck import REGISTRY, Impl, LayerPair, format_table
+from zerotorch.crosscheck import REGISTRY, Impl, LayerPair, concepts, format_table
 from zerotorch.crosscheck.user import check_concept, check_impl, exit_status, run_user
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPLS = Path(__file__).resolve().parent / "impls"
 # A concept that loops forever is stopped after this many seconds in the sandbox test; small
 # so the test is quick, large enough that a correct concept never hits it on a loaded machine.
-TEST_TIMEOUT = 6.0
+TEST_TIMEOUT = 5.0
 
 
 def _load_planted() -> types.ModuleType:
@@ -41,6 +41,7 @@ def _load_planted() -> types.ModuleType:
 
 
 PLANTED = _load_planted()
+concepts()  # fill the registry
 
 
 def _impl(**objects) -> Impl:

@@ -11,6 +11,8 @@ from urllib.error import URLError
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scratch import dataset as ds
 from scratch.dataset import CorruptDatasetError, DatasetNotFoundError, load_mnist
@@ -258,6 +260,38 @@ def test_image_label_count_mismatch(tmp_path):
     write(tmp_path / "t10k-labels-idx1-ubyte.gz", idx_bytes(np.zeros(2)))
     _expect_corrupt(tmp_path, "t10k-images-idx3-ubyte.gz holds 3 images",
                     "t10k-labels-idx1-ubyte.gz holds 2 labels", "image/label count mismatch")
+
+
+@settings(max_examples=60, deadline=None)
+@given(kind=st.sampled_from(["images", "labels"]), data=st.data())
+def test_any_damage_gives_corrupt_dataset_error_or_valid_arrays(tmp_path_factory, kind, data):
+    """Fuzz: truncate a valid file anywhere, or overwrite header/payload bytes at random; the
+    reader either returns consistent uint8 arrays or raises CorruptDatasetError, nothing else."""
+    n = data.draw(st.integers(0, 3))
+    rng = np.random.default_rng(n)
+    array = (rng.integers(0, 256, (n, 28, 28)) if kind == "images" else rng.integers(0, 10, n))
+    raw = bytearray(idx_bytes(array))
+    if data.draw(st.booleans()):
+        raw = raw[: data.draw(st.integers(0, len(raw)))]
+    else:
+        for _ in range(data.draw(st.integers(1, 4))):
+            position = data.draw(st.integers(0, len(raw) - 1))
+            raw[position] = data.draw(st.integers(0, 255))
+    gz = data.draw(st.booleans())
+    path = tmp_path_factory.mktemp("fuzz") / ("f.gz" if gz else "f")
+    if gz and data.draw(st.booleans()):
+        packed = gzip.compress(bytes(raw))
+        path.write_bytes(packed[: data.draw(st.integers(0, len(packed)))])
+    else:
+        write(path, bytes(raw), gz)
+    try:
+        out = ds.read_idx(path, kind)
+    except CorruptDatasetError as error:
+        assert str(path) in str(error)
+    else:
+        assert out.dtype == np.uint8 and out.shape[1:] == ((28, 28) if kind == "images" else ())
+        if kind == "labels":
+            assert out.max(initial=0) <= 9
 
 
 def test_wrong_md5_of_a_known_file(tmp_path):

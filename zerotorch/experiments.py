@@ -390,8 +390,10 @@ def _run_variant(base_args: list[str], name: str, overrides: dict[str, Any],
     ckpt = str(last) if resume and last.exists() else None
     record: dict[str, Any] = {"variant": name, "overrides": overrides, "diverged": None,
                               "resumed_from": ckpt}
+    logged: dict[str, float] = {}
     try:
         trainer.fit(cli.model, datamodule=data, ckpt_path=ckpt)
+        logged.update({k: float(v) for k, v in trainer.callback_metrics.items()})
     except NonFiniteLossError as exc:
         if exp.kind == "train":
             raise
@@ -400,6 +402,7 @@ def _run_variant(base_args: list[str], name: str, overrides: dict[str, Any],
     if exp.test and record["diverged"] is None:
         metrics = trainer.test(cli.model, datamodule=data, verbose=False)
         record.update({k: float(v) for k, v in (metrics[0] if metrics else {}).items()})
+        logged.update({k: float(v) for k, v in trainer.callback_metrics.items()})
     h = cli.history
     record.update({
         "epochs": [row["epoch"] for row in h.epochs],
@@ -412,7 +415,6 @@ def _run_variant(base_args: list[str], name: str, overrides: dict[str, Any],
     if trainer.world_size > 1:  # every rank writes what it logged (DDP check)
         ranks = Path(exp.out_dir) / exp.name / "ranks"
         ranks.mkdir(parents=True, exist_ok=True)
-        logged = {k: float(v) for k, v in trainer.callback_metrics.items()}
         (ranks / f"{name}-rank{trainer.global_rank}.json").write_text(json.dumps(
             {"rank": trainer.global_rank, "world_size": trainer.world_size, "metrics": logged,
              "steps": trainer.global_step}, indent=1, sort_keys=True))

@@ -130,7 +130,9 @@ def _shape_patterns(stage: Stage, a: np.ndarray, e: np.ndarray, ctx: Context) ->
     return ""
 
 
-def _ratio_message(stage: Stage, c: float, ctx: Context) -> str:
+def _ratio_message(stage: Stage, c: float, ctx: Context, size: int = 2) -> str:
+    """Name the factor ``c`` (yours = c·expected); for one number (a loss) only the factors
+    that mean something (−1, N, 1/N…), as any two numbers have a ratio."""
     n, N = stage.name, ctx.batch
     if _near(c, -1.0):
         return f"{n} has the sign flipped (yours = −expected)"
@@ -154,6 +156,8 @@ def _ratio_message(stage: Stage, c: float, ctx: Context) -> str:
     ups = getattr(ctx.concept, "scalar_upstream", None)
     if ups not in (None, 0, 1) and _near(c, 1.0 / ups):
         return f"{n} ignores dout = {ups}: multiply the local gradient by dout"
+    if size < 2:
+        return ""
     if _near(c, 2.0) or _near(c, 0.5):
         return (f"{n} is off by a factor {c:g} (a missing or extra ½ or 2, e.g. the derivative "
                 "of ½·x²)")
@@ -183,7 +187,9 @@ def _value_patterns(stage: Stage, a: np.ndarray, e: np.ndarray, ctx: Context) ->
         return f"{n} is all zeros: the gradient is not propagated (or not stored)"
     c = _ratio(a, e)
     if c is not None and not _near(c, 1.0, 1e-9):
-        return _ratio_message(stage, c, ctx)
+        msg = _ratio_message(stage, c, ctx, a.size)
+        if msg:
+            return msg
     d = a - e
     if d.size > 1 and _fits(d, np.full_like(d, d.mean())) and abs(d.mean()) > 0:
         return f"{n} is off by the constant {d.mean():.6g} everywhere"
@@ -274,7 +280,7 @@ def diagnose(result, concept: Concept, seed: int = 0, ctx: Context | None = None
             return (f"{arg} was modified in place: the caller's array changes; work on a copy "
                     f"({arg}.copy()) or build a new array")
         if s.note.startswith("got ") and "not an array" in s.note:
-            got = s.note.split()[1]
+            got = s.note.split()[1].rstrip(",")
             if s.name in ("forward", "loss") and got == "NoneType":
                 return f"{s.name} returned None: a missing return statement?"
             if s.name.startswith("d") and got == "NoneType":

@@ -181,6 +181,18 @@ def _adapt_kwargs(impl):
 # ------------------------------------------------------------------------------ the parent side
 
 
+def _context():
+    """``forkserver`` where available (a fresh worker is a fork of a server that has already
+    imported torch and the registry: restarting after a timeout costs milliseconds, not the
+    seconds of a new interpreter), else ``spawn``. Never plain ``fork`` of the report's process.
+    """
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["zerotorch.crosscheck.user", "zerotorch.crosscheck.pairs"])
+    return ctx
+
+
 class _Worker:
     """One child process running concepts one after another; replaced when it hangs or dies."""
 
@@ -193,7 +205,7 @@ class _Worker:
 
     def _start(self) -> str | None:
         """Start a worker; the reason it could not start, or None."""
-        ctx = mp.get_context("spawn")
+        ctx = _context()
         parent, child = ctx.Pipe()
         open(self.dump_path, "w").close()
         self.proc = ctx.Process(target=_worker_main, args=(child, self.spec, self.seed,

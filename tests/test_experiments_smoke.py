@@ -1,0 +1,137 @@
+"""CI smoke test: EVERY experiment config runs for a few batches on CPU and writes its outputs.
+
+Data, first found: the real MNIST test set (``ZEROTORCH_MNIST_DIR``, ``test_only``), Debian's
+Fashion-MNIST, else ``SyntheticDataModule``; each summary and figure title says which.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from zerotorch.experiments import (
+    BOOK_RESULTS,
+    CONFIG_DIR,
+    ExperimentSettings,
+    collect_results,
+    list_experiments,
+    results_table,
+    run_experiment,
+    smooth_curve,
+    variants_of,
+)
+
+FASHION = Path("/usr/share/datasets/fashion-mnist")
+EXPERIMENTS = list_experiments()
+FAST = ["--trainer.max_epochs=2", "--trainer.max_steps=-1", "--trainer.limit_train_batches=2",
+        "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1",
+        "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
+        "--experiment.trials=2", "--experiment.weight_scales_logspace=[0, -4, 2]"]
+
+
+def _data_args() -> tuple[str, list[str]]:
+    mnist = os.environ.get("ZEROTORCH_MNIST_DIR")
+    if mnist and (Path(mnist) / "t10k-images-idx3-ubyte.gz").exists():
+        return "mnist", ["--data.init_args.test_only=true", "--data.init_args.train_size=200",
+                         "--data.init_args.val_size=100"]
+    if (FASHION / "train-images-idx3-ubyte.gz").exists():
+        return "fashion-mnist", ["--data.init_args.dataset=fashion-mnist",
+                                 f"--data.init_args.data_root={FASHION}",
+                                 "--data.init_args.train_size=200",
+                                 "--data.init_args.val_size=100"]
+    return "synthetic", ["--data=zerotorch.experiments.SyntheticDataModule",
+                         "--data.init_args.train_size=200", "--data.init_args.val_size=100"]
+
+
+@pytest.fixture(scope="module")
+def out_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("experiments")
+
+
+def test_every_book_experiment_has_a_config():
+    assert set(EXPERIMENTS) == set(BOOK_RESULTS)
+    for name in EXPERIMENTS:
+        text = (CONFIG_DIR / f"{name}.yaml").read_text()
+        for required in ("seed_everything:", "deterministic: true", "accelerator: auto",
+                         "# Run: zerotorch experiment run " + name):
+            assert required in text, f"{name}.yaml lacks {required!r}"
+
+
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_experiment_runs_a_few_batches(name, out_dir):
+    dataset, data_args = _data_args()
+    summary = run_experiment(name, [*FAST, *data_args, f"--experiment.out_dir={out_dir}"])
+    folder = out_dir / name
+    assert json.loads((folder / "summary.json").read_text())["experiment"] == name
+    png = folder / f"{name}.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert summary["data"]["dataset"] == dataset and summary["limited"] is True
+    assert summary["deterministic"] is True and summary["seed"] is not None
+    assert summary["headline"]["text"]
+    for record in summary["variants"]:
+        assert record["diverged"] is None and record["steps"] > 0
+        assert len(record["val_acc"]) == 2  # one validation per epoch
+    if summary["kind"] != "train":  # compared variants saw the very same batches
+        assert summary["same_batches"] is True
+    if summary["kind"] == "random_search":
+        assert (folder / "ranking.md").read_text().count("| trial") == 2
+    settings = json.loads((folder / "summary.json").read_text())
+    ckpts = sorted(p.name for p in (folder / "checkpoints").glob("*/*.ckpt")) \
+        if (folder / "checkpoints").exists() else []
+    if "checkpoints: false" not in (CONFIG_DIR / f"{name}.yaml").read_text():
+        assert "last.ckpt" in ckpts and any(c.startswith("best-") for c in ckpts), ckpts
+    assert (folder / "logs").is_dir() and settings["variants"]
+
+
+def test_results_table_lists_every_experiment_beside_the_book(out_dir):
+    summaries = collect_results(out_dir)
+    assert [s["experiment"] for s in summaries] == [n for n in BOOK_RESULTS if n in EXPERIMENTS]
+    table = results_table(summaries)
+    lines = table.strip().splitlines()
+    assert len(lines) == 2 + len(EXPERIMENTS)
+    assert "98.96 %" in table and "99.38 %" in table  # the book's ch7 / ch8 results
+    assert all("SHORTENED" in line for line in lines[2:])
+    if _data_args()[0] != "mnist":
+        assert "not comparable" in table
+
+
+def test_same_batches_check_fails_when_the_batches_differ(tmp_path):
+    """The fingerprint is not vacuous: variants with different shuffling seeds are caught."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"""
+seed_everything: 1
+experiment: {{name: differ, kind: compare, figure: loss, checkpoints: false, test: false,
+  out_dir: {tmp_path}, variants: {{a: {{data.init_args.seed: 1}}, b: {{data.init_args.seed: 2}}}}}}
+model:
+  model:
+    class_path: zerotorch.multi_layer_net.MultiLayerNet
+    init_args: {{input_size: 784, hidden_size_list: [8], output_size: 10}}
+data:
+  class_path: zerotorch.experiments.SyntheticDataModule
+  init_args: {{flatten: true, train_size: 64, batch_size: 32}}
+trainer: {{accelerator: cpu, max_epochs: 1, enable_progress_bar: false}}
+""")
+    assert run_experiment(str(cfg))["same_batches"] is False
+
+
+def test_variant_generation_matches_the_book():
+    bn = ExperimentSettings(kind="batch_norm", weight_scales_logspace=[0, -4, 16])
+    assert len(variants_of(bn)) == 32 and bn.weight_scales[0] == 1.0
+    assert bn.weight_scales[-1] == pytest.approx(1e-4)
+    rs = variants_of(ExperimentSettings(kind="random_search", trials=100, search_seed=1))
+    lrs = [v["model.lr"] for v in rs.values()]
+    wds = [v["model.weight_decay"] for v in rs.values()]
+    assert len(rs) == 100 and 1e-6 <= min(lrs) and max(lrs) <= 1e-2
+    assert 1e-8 <= min(wds) and max(wds) <= 1e-4
+    with pytest.raises(ValueError, match="unknown kind"):
+        variants_of(ExperimentSettings(kind="nope"))
+
+
+def test_smooth_curve_keeps_length_and_flattens_noise():
+    noisy = [1.0, 3.0] * 50
+    smooth = smooth_curve(noisy)
+    assert len(smooth) == 100 and smooth[10:-10].std() < 0.2 < 1.0 == float(
+        abs(noisy[0] - noisy[1]) / 2)
