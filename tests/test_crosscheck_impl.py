@@ -153,8 +153,11 @@ def test_softmax_with_loss_ignoring_dout_is_the_books_deviation():
 # ------------------------------------------------------------------ loading, sandbox, report
 
 
-def test_scratch_as_a_module_is_all_green():
+def test_scratch_as_a_module_is_all_green(tmp_path, monkeypatch):
     """``--impl scratch``: our own package loaded like a reader's, every concept, no failure."""
+    monkeypatch.chdir(tmp_path)  # no scratch/ folder here: "scratch" is the importable module
+    from zerotorch.crosscheck.loader import locate
+    assert locate("scratch")[0] == "module"
     results = check_impl("scratch", timeout=120)
     bad = [(r.name, r.status, r.error or r.diagnosis) for r in results
            if r.status in ("FAIL", "ERROR", "TIMEOUT")]

@@ -29,7 +29,8 @@ EXPERIMENTS = list_experiments()
 FAST = ["--trainer.max_epochs=2", "--trainer.max_steps=-1", "--trainer.limit_train_batches=2",
         "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1",
         "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
-        "--experiment.trials=2", "--experiment.weight_scales_logspace=[0, -4, 2]"]
+        "--experiment.trials=2", "--experiment.weight_scales_logspace=[0, -4, 2]",
+        "--experiment.train_eval_size=50", "--data.init_args.batch_size=25"]
 
 
 def _data_args() -> tuple[str, list[str]]:
@@ -72,12 +73,15 @@ def test_experiment_runs_a_few_batches(name, out_dir):
     assert summary["deterministic"] is True and summary["seed"] is not None
     assert summary["headline"]["text"]
     for record in summary["variants"]:
-        assert record["diverged"] is None and record["steps"] > 0
+        if record["diverged"]:  # the book's batch_norm_test: W = 1 without BN overflows
+            assert name == "batch_norm_test" and record["variant"].endswith("_plain")
+            continue
+        assert record["steps"] > 0
         assert len(record["val_acc"]) == 2  # one validation per epoch
     if summary["kind"] != "train":  # compared variants saw the very same batches
         assert summary["same_batches"] is True
     if summary["kind"] == "random_search":
-        assert (folder / "ranking.md").read_text().count("| trial") == 2
+        assert (folder / "ranking.md").read_text().count("| trial0") == 2
     settings = json.loads((folder / "summary.json").read_text())
     ckpts = sorted(p.name for p in (folder / "checkpoints").glob("*/*.ckpt")) \
         if (folder / "checkpoints").exists() else []

@@ -48,7 +48,7 @@ def test_torch_optimizer_and_book_hyperparameter_names():
 
 
 def test_weight_decay_hits_weights_only_like_the_book():
-    """ch6.4.1: one SGD step with λ equals W ← W − lr·(dW + λW), b ← b − lr·db (biases not decayed)."""
+    """ch6.4.1: one SGD step: W ← W − lr·(dW + λW) but b ← b − lr·db (biases not decayed)."""
     torch.manual_seed(0)
     net = MultiLayerNet(784, [20, 20], 10)
     lam, lr = 0.3, 0.1

@@ -516,6 +516,8 @@ def headline(exp: ExperimentSettings, records: list[dict]) -> dict[str, Any]:
         for bn in (r for r in records if r["variant"].endswith("_bn")):
             plain = next(r for r in records if r["variant"] == bn["variant"][:-3] + "_plain")
             a, b = _last(bn["train_eval_acc"]), _last(plain["train_eval_acc"])
+            a = 0.0 if a is None and bn["diverged"] else a  # a diverged run learned nothing
+            b = 0.0 if b is None and plain["diverged"] else b
             if a is not None and b is not None:
                 total += 1
                 wins += a > b
@@ -574,7 +576,11 @@ def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -
             for tag, style, label in (("bn", "-", "Batch Normalization"), ("plain", "--",
                                                                            "Normal (no BN)")):
                 r = next(r for r in records if r["variant"] == f"w{i:02d}_{tag}")
-                ax.plot(r["epochs"], r["train_eval_acc"], style, label=label)
+                line, = ax.plot(r["epochs"], r["train_eval_acc"], style, label=label)
+                if r["diverged"]:  # NaN loss: the run stopped (the book plots 0.1 on)
+                    ax.annotate(f"{tag}: NaN at step {r['diverged_step']}", (0.02, 0.85 if
+                                tag == "bn" else 0.72), xycoords="axes fraction", fontsize=7,
+                                color=line.get_color())
             ax.set_title(f"W: {w:.3g}", fontsize=9)
             ax.set_ylim(0, 1)
         for ax in axes.flat[n:]:

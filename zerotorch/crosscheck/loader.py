@@ -233,7 +233,11 @@ def _exec_file(name: str, file: Path) -> ModuleType:
 
 def load_impl(spec: str) -> LazyImpl:
     """The implementation named by ``spec`` (see the module docstring); imports are lazy."""
-    kind, where = locate(spec)
+    return load_located(*locate(spec))
+
+
+def load_located(kind: str, where: str) -> LazyImpl:
+    """``load_impl`` for an already ``locate``d implementation (an absolute path or a module)."""
     if kind == "module":
         found = importlib.util.find_spec(where)
         origin = found.origin if found and found.has_location else None

@@ -100,8 +100,9 @@ def check_concept(concept, impl, seed: int = 0, keep_arrays: bool = False) -> Co
     return result
 
 
-def _worker_main(conn, spec: str, seed: int, dump_path: str) -> None:
+def _worker_main(conn, located: tuple[str, str], cwd: str, seed: int, dump_path: str) -> None:
     """The child: load the implementation lazily, then answer concept names until ``None``."""
+    os.chdir(cwd)  # a forkserver child starts where the server started, not where we are
     # The reader's prints go to stderr, so --json output on stdout stays machine-readable.
     os.dup2(2, 1)
     sys.stdout = sys.stderr
@@ -111,11 +112,11 @@ def _worker_main(conn, spec: str, seed: int, dump_path: str) -> None:
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, file=dump, all_threads=False)
     from zerotorch.crosscheck import concepts
-    from zerotorch.crosscheck.loader import load_impl
+    from zerotorch.crosscheck.loader import load_located
     from zerotorch.crosscheck.registry import REGISTRY
 
     concepts()  # fill the registry
-    impl = _adapt_kwargs(load_impl(spec))
+    impl = _adapt_kwargs(load_located(*located))
     conn.send(("ready", None))
     while True:
         name = conn.recv()
@@ -196,8 +197,9 @@ def _context():
 class _Worker:
     """One child process running concepts one after another; replaced when it hangs or dies."""
 
-    def __init__(self, spec: str, seed: int):
-        self.spec, self.seed = spec, seed
+    def __init__(self, located: tuple[str, str], seed: int):
+        self.located, self.seed = located, seed
+        self.cwd = os.getcwd()
         self.proc = None
         self.conn = None
         fd, self.dump_path = tempfile.mkstemp(prefix="zerotorch-dump-", suffix=".txt")
@@ -208,8 +210,9 @@ class _Worker:
         ctx = _context()
         parent, child = ctx.Pipe()
         open(self.dump_path, "w").close()
-        self.proc = ctx.Process(target=_worker_main, args=(child, self.spec, self.seed,
-                                                           self.dump_path), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, self.located, self.cwd,
+                                                           self.seed, self.dump_path),
+                                daemon=True)
         self.proc.start()
         child.close()
         self.conn = parent
@@ -320,7 +323,7 @@ def check_impl(spec: str, only=None, seed: int = 0, timeout: float = 60.0,
     kind, where = locate(spec)
     root = where if kind == "folder" else (str(Path(where).parent) if kind == "file" else None)
     todo = concepts(only)
-    worker = _Worker(spec, seed)
+    worker = _Worker((kind, where), seed)
     results = []
     try:
         bar = todo
