@@ -17,6 +17,7 @@ from scratch.convolution import Convolution, Pooling
 from scratch.layers import Affine, Relu, SoftmaxWithLoss
 from scratch.normalization import Dropout
 from scratch.util import conv_output_size
+from scratch.weight_init import init_weight
 
 SIMPLE_CONV_PARAM = {"filter_num": 30, "filter_size": 5, "pad": 0, "stride": 1}
 DEEP_CONV_PARAMS = (
@@ -58,11 +59,6 @@ def deep_convnet_shapes(input_dim=(1, 28, 28), conv_params=DEEP_CONV_PARAMS, hid
     shapes["W7"], shapes["b7"] = (c * h * w, hidden_size), (hidden_size,)
     shapes["W8"], shapes["b8"] = (hidden_size, output_size), (output_size,)
     return shapes
-
-
-def fan_in(shape: tuple[int, ...]) -> int:
-    """Inputs feeding one output unit: C·FH·FW for a filter, ``in`` for an (in, out) matrix."""
-    return int(np.prod(shape[1:])) if len(shape) == 4 else int(shape[0])
 
 
 class _ConvNetBase:
@@ -142,7 +138,8 @@ class SimpleConvNet(_ConvNetBase):
 
     Args:
         input_dim: (C, H, W). conv_param: filter_num, filter_size, pad, stride (missing keys take
-            the book's defaults). weight_init_std: std of the normal weights (biases are 0).
+            the book's defaults). weight_init_std: std of the normal weights, or a ch6 name
+            ('he', 'xavier'; see ``scratch.weight_init``); biases are 0.
         rng: ``numpy.random.Generator`` for the initial weights (fresh if ``None``).
         dtype: parameter dtype (the book's float64 by default).
     """
@@ -154,7 +151,7 @@ class SimpleConvNet(_ConvNetBase):
         shapes = simple_convnet_shapes(input_dim, cp, hidden_size, output_size)
         self.params = {}
         for k, shape in shapes.items():
-            value = (weight_init_std * rng.standard_normal(shape) if k.startswith("W")
+            value = (init_weight(shape, weight_init_std, rng) if k.startswith("W")
                      else np.zeros(shape))
             self.params[k] = value.astype(dtype)
         p = self.params
@@ -193,8 +190,7 @@ class DeepConvNet(_ConvNetBase):
         shapes = deep_convnet_shapes(input_dim, cps, hidden_size, output_size)
         self.params = {}
         for k, shape in shapes.items():
-            value = (np.sqrt(2.0 / fan_in(shape)) * rng.standard_normal(shape)
-                     if k.startswith("W") else np.zeros(shape))
+            value = init_weight(shape, "he", rng) if k.startswith("W") else np.zeros(shape)
             self.params[k] = value.astype(dtype)
         p = self.params
         drop_rng = dropout_rng if dropout_rng is not None else rng

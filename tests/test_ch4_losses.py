@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scratch import functions as sf
 from scratch.layers import SoftmaxWithLoss
@@ -146,3 +148,21 @@ def test_book_ce_delta_makes_its_backward_inexact():
     loss.backward()
     assert loss.item() == pytest.approx(layer.loss, rel=1e-15)
     np.testing.assert_allclose(x_t.grad.numpy(), backward, rtol=1e-12, atol=1e-18)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 6), c=st.integers(2, 7), scale=st.floats(0.1, 30.0),
+       seed=st.integers(0, 2 ** 32 - 1))
+def test_label_forms_agree_on_both_sides(n, c, scale, seed):
+    """Index labels, one-hot labels, and a 1-D row give the same loss, in NumPy and torch."""
+    rng = np.random.default_rng(seed)
+    y = sf.softmax(rng.standard_normal((n, c)) * scale)
+    t = rng.integers(0, c, n)
+    onehot = np.eye(c)[t]
+    loss = sf.cross_entropy_error(y, t)
+    assert sf.cross_entropy_error(y, onehot) == loss
+    assert zF.cross_entropy_error(torch.tensor(y), torch.tensor(t)).item() == pytest.approx(
+        loss, rel=1e-14, abs=1e-300)
+    assert sf.cross_entropy_error(y[0], t[0]) == pytest.approx(
+        sf.cross_entropy_error(y[:1], t[:1]), rel=1e-15)
+    assert loss <= -math.log(DELTA) + 1e-12  # the cap

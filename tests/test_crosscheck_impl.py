@@ -112,6 +112,16 @@ def test_planted_bug_is_diagnosed(concept, book_attr, planted, stage, diagnosis)
     assert re.search(diagnosis, result.diagnosis), result.diagnosis
 
 
+def test_a_pair_can_bring_its_own_diagnosis():
+    import dataclasses
+
+    pair = dataclasses.replace(_concept("layers.Affine"),
+                               diagnosis_hook=lambda result, stages: f"custom: {stages[0].name}")
+    result = check_concept(pair, _impl(Affine=PLANTED.AffineTransposedDW))
+    assert result.diagnosis == "custom: forward"
+    assert check_concept(pair, _impl(Affine=PLANTED.Affine)).diagnosis == ""
+
+
 def test_correct_planted_base_classes_pass():
     """The controls: the correct Affine and Pooling the bugs are derived from pass."""
     assert check_concept(_concept("layers.Affine"), _impl(Affine=PLANTED.Affine)).status == "PASS"
@@ -201,7 +211,7 @@ def test_single_file_loops_crashes_and_exits_are_contained():
     assert sig.status == "ERROR" and "SIGSEGV" in sig.error
     assert "crashing.py" in sig.error and "ctypes.string_at(0)" in sig.error
     assert aff.status == "TIMEOUT" and f"{TEST_TIMEOUT:g} s" in aff.error
-    assert "crashing.py" in aff.error and "n += 1" in aff.error or "while n" in aff.error
+    assert "crashing.py" in aff.error and ("n += 1" in aff.error or "while n" in aff.error)
     assert mul.status == "ERROR" and "ValueError: planted error" in mul.error
     assert "crashing.py" in mul.error
     assert results["layers.AddLayer"].status == "MISSING"
@@ -229,6 +239,7 @@ def test_folder_is_also_importable_under_its_own_name():
             "import good_common.layers, common.layers\n"
             "assert good_common.layers is common.layers and A is common.layers.Affine\n"
             "assert impl.resolve('layers.NoSuchLayer') is None\n"
+            "assert impl.resolve('layers.AFFINE') is A  # differs only in case\n"
             "print('ok')\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=ROOT, timeout=120)

@@ -27,7 +27,7 @@ from zerotorch.experiments import (
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 EXPERIMENTS = list_experiments()
 FAST = ["--trainer.max_epochs=2", "--trainer.max_steps=-1", "--trainer.limit_train_batches=2",
-        "--trainer.limit_val_batches=1", "--trainer.limit_test_batches=1",
+        "--trainer.limit_val_batches=2", "--trainer.limit_test_batches=2",
         "--trainer.enable_progress_bar=false", "--trainer.enable_model_summary=false",
         "--experiment.trials=2", "--experiment.weight_scales_logspace=[0, -4, 2]",
         "--experiment.train_eval_size=50", "--data.init_args.batch_size=25"]
@@ -139,3 +139,34 @@ def test_smooth_curve_keeps_length_and_flattens_noise():
     smooth = smooth_curve(noisy)
     assert len(smooth) == 100 and smooth[10:-10].std() < 0.2 < 1.0 == float(
         abs(noisy[0] - noisy[1]) / 2)
+
+
+def test_resume_flag_continues_every_variant_bitwise(tmp_path):
+    """`--resume=true` continues each variant from its last.ckpt: epochs 3-4 after a resume equal
+    epochs 3-4 of an uninterrupted run, to the bit (dropout on, shuffled batches)."""
+    cfg = tmp_path / "r.yaml"
+    cfg.write_text("""
+seed_everything: 4
+experiment: {name: resume_demo, kind: compare, figure: accuracy, train_eval_size: 64,
+  variants: {sgd: {model.optimizer: SGD}, adam: {model.optimizer: Adam, model.lr: 0.001}}}
+model:
+  model:
+    class_path: zerotorch.multi_layer_net.MultiLayerNetExtend
+    init_args: {input_size: 784, hidden_size_list: [16], output_size: 10, use_dropout: true,
+                dropout_ratio: 0.3}
+  lr: 0.05
+data:
+  class_path: zerotorch.experiments.SyntheticDataModule
+  init_args: {flatten: true, train_size: 128, val_size: 64, test_size: 64, batch_size: 32}
+trainer: {accelerator: cpu, deterministic: true, enable_progress_bar: false}
+""")
+    straight = run_experiment(str(cfg), ["--trainer.max_epochs=4",
+                                         f"--experiment.out_dir={tmp_path / 'a'}"])
+    run_experiment(str(cfg), ["--trainer.max_epochs=2", f"--experiment.out_dir={tmp_path / 'b'}"])
+    resumed = run_experiment(str(cfg), ["--trainer.max_epochs=4", "--resume=true",
+                                        f"--experiment.out_dir={tmp_path / 'b'}"])
+    for a, b in zip(straight["variants"], resumed["variants"], strict=True):
+        assert b["resumed_from"].endswith(f"{b['variant']}/last.ckpt")
+        assert b["epochs"] == [3, 4] and b["steps"] == a["steps"] == 16
+        assert b["val_loss"] == a["val_loss"][2:] and b["test_acc"] == a["test_acc"]
+        assert b["step_loss"] == a["step_loss"][8:]

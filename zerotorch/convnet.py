@@ -22,23 +22,18 @@ from scratch.convnet import (
     DEEP_CONV_PARAMS,
     SIMPLE_CONV_PARAM,
     deep_convnet_shapes,
-    fan_in,
     simple_convnet_shapes,
 )
 from zerotorch import functional as F_
 from zerotorch.convolution import Convolution, Pooling
 from zerotorch.nn import Affine, Relu
 from zerotorch.normalization import Dropout
+from zerotorch.weight_init import init_weight
 
 
-def _init(shapes: dict, std_of, generator, dtype) -> dict[str, torch.Tensor]:
-    out = {}
-    for k, shape in shapes.items():
-        if k.startswith("W"):
-            out[k] = std_of(shape) * torch.randn(shape, generator=generator, dtype=dtype)
-        else:
-            out[k] = torch.zeros(shape, dtype=dtype)
-    return out
+def _init(shapes: dict, weight_init_std, generator, dtype) -> dict[str, torch.Tensor]:
+    return {k: init_weight(shape, weight_init_std, generator, dtype=dtype) if k.startswith("W")
+            else torch.zeros(shape, dtype=dtype) for k, shape in shapes.items()}
 
 
 class _ConvNetBase(nn.Module):
@@ -108,7 +103,7 @@ class SimpleConvNet(_ConvNetBase):
         super().__init__()
         cp = {**SIMPLE_CONV_PARAM, **(conv_param or {})}
         p = _init(simple_convnet_shapes(input_dim, cp, hidden_size, output_size),
-                  lambda s: weight_init_std, generator, dtype)
+                  weight_init_std, generator, dtype)
         self.conv1 = Convolution(p["W1"], p["b1"], cp["stride"], cp["pad"])
         self.relu1 = Relu()
         self.pool1 = Pooling(2, 2, stride=2)
@@ -140,7 +135,7 @@ class DeepConvNet(_ConvNetBase):
                  conv_param_6)
         cps = [{**d, **(g or {})} for d, g in zip(DEEP_CONV_PARAMS, given, strict=True)]
         p = _init(deep_convnet_shapes(input_dim, cps, hidden_size, output_size),
-                  lambda s: float(np.sqrt(2.0 / fan_in(s))), generator, dtype)
+                  "he", generator, dtype)
         self._bindings = {}
         self.features = nn.Sequential()
         for i, cp in enumerate(cps, start=1):

@@ -612,6 +612,8 @@ def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -
                                                                          if r["diverged"] else ""))
         ax.set_xlabel("iterations")
         ax.set_ylabel("loss (smoothed)")
+        top = max((max(r["step_loss"]) for r in records if r["step_loss"]), default=1.0)
+        ax.set_ylim(0, min(max(top, 1.0), 3.0))  # the book shows 0..1; keep 2.3 (chance) in view
         ax.legend()
         ax.set_title((exp.title or exp.name) + suffix, fontsize=10)
     else:

@@ -73,9 +73,12 @@ def run(files: list[str] | None = None) -> list[dict]:
 
 
 def format_table(records: list[dict]) -> str:
-    head = ("weights file", "network", "acc scratch", "acc zerotorch", "disagree", "note")
+    head = ("weights file", "network", "acc scratch", "acc zerotorch", "disagree",
+            "acc torch dropout", "note")
     rows = [(r["file"], r["network"], f"{r['accuracy_scratch']:.4f}",
-             f"{r['accuracy_zerotorch']:.4f}", str(r["disagreements"]), r.get("note", ""))
+             f"{r['accuracy_zerotorch']:.4f}", str(r["disagreements"]),
+             f"{r['accuracy_torch_convention']:.4f}" if "accuracy_torch_convention" in r
+             else "-", r.get("note", ""))
             for r in records]
     widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]

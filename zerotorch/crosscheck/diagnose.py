@@ -267,6 +267,11 @@ def diagnose(result, concept: Concept, seed: int = 0, ctx: Context | None = None
     if result.status != "FAIL":
         return ""
     ctx = ctx or replay(concept, seed)
+    hook = getattr(concept, "diagnosis_hook", None)
+    if hook is not None:
+        msg = hook(result, result.stages)
+        if msg:
+            return msg
     failing = [s for s in result.stages if not s.ok]
     ties = _pooling_ties(result, result.stages) if "Pooling" in ctx.name else ""
     if ties:

@@ -117,10 +117,14 @@ class LazyImpl(Impl):
         object failed to import (so it is reported as an error, not as missing)."""
         prefix, _, attr = dotted.partition(".")
         stems = MODULE_ALIASES.get(prefix, (prefix,))
-        for stem in stems:
-            mod = self.load(stem)
-            if mod is not None and hasattr(mod, attr):
+        loaded = [m for m in (self.load(stem) for stem in stems) if m is not None]
+        for mod in loaded:
+            if hasattr(mod, attr):
                 return getattr(mod, attr)
+        for mod in loaded:  # the book's ``simpleNet``, a reader's ``ReLU``: one that differs
+            same = [k for k in vars(mod) if k.lower() == attr.lower()]  # only in case
+            if len(same) == 1:
+                return getattr(mod, same[0])
         broken = [s for s in stems if s in self.errors]
         if broken:
             raise ImplImportError(broken[0], self.errors[broken[0]])

@@ -57,6 +57,9 @@ class Concept:
     atol: float = ATOL
     known_deviation: str | None = None  # a documented book-vs-PyTorch difference this checks
     requires: tuple[str, ...] = ()  # other book names the scratch side needs
+    # ``--impl`` reports: diagnosis_hook(result, stages) -> str names a mistake specific to this
+    # concept (stages still hold their arrays); "" falls back to diagnose.py's generic patterns.
+    diagnosis_hook: Callable | None = None
 
     @property
     def id(self) -> str:

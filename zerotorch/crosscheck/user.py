@@ -58,13 +58,28 @@ def check_concept(concept, impl, seed: int = 0, keep_arrays: bool = False) -> Co
     """
     import numpy as np
 
+    # Code written like the book's draws initial weights and dropout masks from the global
+    # np.random; seeding it for the duration of the check (state restored afterwards) makes
+    # such a run reproducible like ours.
+    saved = np.random.get_state()  # noqa: NPY002
+    np.random.seed(seed)  # noqa: NPY002
+    try:
+        result = _checked(concept, impl, seed)
+    finally:
+        np.random.set_state(saved)  # noqa: NPY002
+    for s in result.stages:
+        if not keep_arrays:
+            s.expected = s.actual = None
+        s.shape_actual = tuple(s.shape_actual) if s.shape_actual is not None else None
+    return result
+
+
+def _checked(concept, impl, seed: int) -> ConceptResult:
+    import numpy as np
+
     from zerotorch.crosscheck import diagnose
     from zerotorch.crosscheck.runner import _user_frame, run_concept
 
-    # Code written like the book's draws initial weights and dropout masks from the global
-    # np.random; seeding it here (in this throw-away child, never in the report's process)
-    # makes such a run reproducible like ours.
-    np.random.seed(seed)  # noqa: NPY002
     try:
         result = run_concept(concept, impl, seed)
         if result.status in (PASS, FAIL):
@@ -93,10 +108,6 @@ def check_concept(concept, impl, seed: int = 0, keep_arrays: bool = False) -> Co
             result.known_deviation = None
     if result.known_deviation and result.diagnosis.startswith("this concept follows"):
         result.diagnosis = ""
-    for s in result.stages:
-        if not keep_arrays:
-            s.expected = s.actual = None
-        s.shape_actual = tuple(s.shape_actual) if s.shape_actual is not None else None
     return result
 
 
@@ -122,7 +133,13 @@ def _worker_main(conn, located: tuple[str, str], cwd: str, seed: int, dump_path:
         name = conn.recv()
         if name is None:
             break
-        conn.send(("result", check_concept(REGISTRY[name], impl, seed)))
+        concept = REGISTRY[name]
+        result = check_concept(concept, impl, seed)
+        try:
+            conn.send(("result", result))
+        except Exception as exc:  # noqa: BLE001  (something unpicklable in the result)
+            conn.send(("result", _row(concept, ERROR, f"the result could not be sent back: "
+                                                      f"{type(exc).__name__}: {exc}")))
 
 
 # Keyword arguments the registry passes under our name where the book spells them differently.
