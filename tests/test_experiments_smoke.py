@@ -167,6 +167,9 @@ trainer: {accelerator: cpu, deterministic: true, enable_progress_bar: false}
                                         f"--experiment.out_dir={tmp_path / 'b'}"])
     for a, b in zip(straight["variants"], resumed["variants"], strict=True):
         assert b["resumed_from"].endswith(f"{b['variant']}/last.ckpt")
-        assert b["epochs"] == [3, 4] and b["steps"] == a["steps"] == 16
-        assert b["val_loss"] == a["val_loss"][2:] and b["test_acc"] == a["test_acc"]
+        # Lightning may validate epoch 2 again on resume (its checkpoint precedes the epoch
+        # end); such a repeat must reproduce epoch 2 exactly too
+        assert b["epochs"][-2:] == [3, 4] and b["epochs"][0] >= 2
+        assert b["steps"] == a["steps"] == 16 and b["test_acc"] == a["test_acc"]
+        assert b["val_loss"] == [a["val_loss"][e - 1] for e in b["epochs"]]
         assert b["step_loss"] == a["step_loss"][8:]
