@@ -45,11 +45,12 @@ class Momentum:
 
 
 class Nesterov:
-    """ch6.1 (book code) Nesterov's accelerated gradient, the "look-ahead" form.
+    """ch6.1 Nesterov's accelerated gradient exactly as the book's code writes it.
 
-    With the previous velocity v: W ← W + momentum²·v − (1 + momentum)·lr·g, then
-    v ← momentum·v − lr·g. This is algebraically PyTorch's ``SGD(nesterov=True)`` with
-    v = −lr·buf.
+    v ← momentum·v − lr·g first, then W ← W + momentum²·v − (1 + momentum)·lr·g with the *new*
+    v. The paper's order (and PyTorch's ``SGD(nesterov=True)``) steps with the old v; the two
+    differ by momentum²·lr·g from the first update (``zerotorch.optim.Nesterov(variant="torch")``
+    gives the paper's order; tests/test_ch6_optimizers.py measures the gap).
     """
 
     def __init__(self, lr=0.01, momentum=0.9):
@@ -62,9 +63,9 @@ class Nesterov:
             self.v = _zeros_like(params)
         m = self.momentum
         for key in params:
+            self.v[key] = m * self.v[key] - self.lr * grads[key]
             params[key] += m * m * self.v[key]
             params[key] -= (1 + m) * self.lr * grads[key]
-            self.v[key] = m * self.v[key] - self.lr * grads[key]
 
 
 class AdaGrad:

@@ -328,12 +328,17 @@ def show_progress_bar() -> bool:
 
 def platform_callbacks(experiment: str, checkpoint_dir: str | Path | None,
                        monitor: str = "val_acc") -> list[Callback]:
-    """FaithfulResume, StopOnNonFinite and (with a folder) ModelCheckpoint keeping last + best."""
+    """FaithfulResume, StopOnNonFinite and (with a folder) checkpoints ``last.ckpt`` + best.
+
+    ``last.ckpt`` comes from its own ``ModelCheckpoint(monitor=None)``, rewritten after every
+    validation: ``save_last=True`` on the monitored one only writes it when the best improves.
+    """
     callbacks: list[Callback] = [FaithfulResume(), StopOnNonFinite(experiment)]
     if checkpoint_dir is not None:
+        callbacks.append(ModelCheckpoint(dirpath=checkpoint_dir, filename="last", monitor=None,
+                                         save_top_k=1, enable_version_counter=False))
         callbacks.append(ModelCheckpoint(dirpath=checkpoint_dir, filename="best-{epoch}",
-                                         monitor=monitor, mode="max", save_top_k=1,
-                                         save_last=True))
+                                         monitor=monitor, mode="max", save_top_k=1))
     return callbacks
 
 

@@ -13,7 +13,8 @@ Two additions the book does not have, both off by default:
   whenever every parameter has a gradient at every step, which the book assumes).
 
 Mapping to the built-ins (proved in ``tests/test_ch6_optimizers.py``): Momentum ↔
-``SGD(momentum=m)``, Nesterov ↔ ``SGD(momentum=m, nesterov=True)``, AdaGrad ↔
+``SGD(momentum=m)``, Nesterov(variant="torch") ↔ ``SGD(momentum=m, nesterov=True)`` (the book's
+own order differs by m²·lr·g from the first step), AdaGrad ↔
 ``Adagrad(eps=1e-7)``, RMSprop ↔ ``RMSprop(alpha=decay_rate, eps=1e-7)``, Adam ↔
 ``Adam(betas=(beta1, beta2))`` with eps = 1e-7/√(1 − beta2^t) at step t (``adam_book_eps``).
 """
@@ -117,22 +118,34 @@ class Momentum(_BookOptimizer):
 
 
 class Nesterov(_BookOptimizer):
-    """ch6.1 (book code) Nesterov: W ← W + m²·v − (1 + m)·lr·g, then v ← m·v − lr·g."""
+    """ch6.1 Nesterov as the book's code: v ← m·v − lr·g, then W ← W + m²·v − (1 + m)·lr·g.
+
+    ``variant="torch"`` steps with the velocity from *before* this update (the paper's order),
+    which equals ``torch.optim.SGD(momentum=m, nesterov=True)`` with v = −lr·buf.
+    """
 
     def __init__(self, params: Iterable, lr: float = 0.01, momentum: float = 0.9,
-                 weight_decay: float = 0.0):
+                 weight_decay: float = 0.0, variant: str = "book"):
         _check("lr", lr)
         _check("momentum", momentum)
         _check("weight_decay", weight_decay)
-        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+        if variant not in ("book", "torch"):
+            raise ValueError(f"variant must be 'book' or 'torch', got {variant!r}")
+        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay,
+                                  "variant": variant})
 
     def _update(self, p, g, state, group):
         if "v" not in state:
             state["v"] = torch.zeros_like(p, memory_format=torch.preserve_format)
         v, m, lr = state["v"], group["momentum"], group["lr"]
-        p.add_(m * m * v)
-        p.sub_((1 + m) * lr * g)
-        v.copy_(m * v - lr * g)
+        if group["variant"] == "book":
+            v.copy_(m * v - lr * g)
+            p.add_(m * m * v)
+            p.sub_((1 + m) * lr * g)
+        else:
+            p.add_(m * m * v)
+            p.sub_((1 + m) * lr * g)
+            v.copy_(m * v - lr * g)
 
 
 class AdaGrad(_BookOptimizer):

@@ -366,29 +366,6 @@ def _backward_after_eval(result, ctx) -> bool:
     return result.status == "ERROR" and getattr(ctx.concept, "train", None) is False
 
 
-def _nesterov_new_velocity(result, ctx) -> bool:
-    """The book's Nesterov steps with the velocity it has just updated: from the first update
-    the parameters differ from the paper's (and torch's) by −momentum²·lr·g₀."""
-    bad = [s for s in result.stages if not s.ok]
-    kw = getattr(ctx.concept, "scratch_kwargs", None) or {}
-    if result.status != "FAIL" or not bad or not hasattr(ctx.concept, "problems"):
-        return False
-    m, lr = kw.get("momentum", 0.9), kw.get("lr", 0.01)
-    problems = {label: (start, grad) for label, start, grad in
-                ctx.concept.problems(np.random.default_rng(ctx.seed))}
-    for s in bad:
-        label = s.name.replace(" trajectory", "")
-        arrs = _arrays(s)
-        if s.against != "zerotorch" or label not in problems or arrs is None or \
-                not s.note.endswith("step 1"):
-            return False
-        start, grad = problems[label]
-        g0 = np.concatenate([np.ravel(v) for v in grad(start).values()])
-        if not _fits(arrs[0] - arrs[1], -m * m * lr * g0):
-            return False
-    return True
-
-
 def _dropout_without_rng(result, ctx) -> bool:
     return result.status == "ERROR" and "'rng'" in result.error
 
@@ -409,10 +386,6 @@ BOOK_DEVIATIONS: list[BookDeviation] = [
     BookDeviation("layers.Dropout", _backward_after_eval,
                   "the book's Dropout sets its mask only in training mode, so backward after a "
                   "test-mode forward fails (dout * None)"),
-    BookDeviation("optimizer.Nesterov", _nesterov_new_velocity,
-                  "the book's Nesterov updates v before the step (p += m²·v_new), unlike "
-                  "arXiv:1212.0901 and torch's SGD(nesterov=True) (p += m²·v_old): "
-                  "−m²·lr·g apart from the first update (BOOK-NOTES states the paper's order)"),
     BookDeviation("networks.MultiLayerNetExtend", _dropout_without_rng,
                   "the book's Dropout draws each mask from the global np.random (it has no "
                   "rng), so the check cannot hold the masks fixed across loss evaluations"),

@@ -1,0 +1,106 @@
+"""ch8.1.2 the test images DeepConvNet gets wrong, with their true and predicted labels.
+
+Evaluates DeepConvNet with the book's weights (``deep_convnet.pkl`` by default; book test-time
+dropout) on the MNIST test set in float64 — the book's arithmetic — with
+``zerotorch.convnet.DeepConvNet`` and draws the misclassified images in a grid, each titled
+"true → predicted" (the book's ``misclassified_mnist.py``). Writes ``ch8_misclassified.png``
+and ``ch8_misclassified.json`` (indices, labels, predictions).
+
+Usage: python experiments/ch8_misclassified.py [--weights deep_convnet.pkl] [--limit 10000]
+       [--max-images 40] [--out experiments/out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+from zerotorch import convnet as zconvnet  # noqa: E402
+
+DEFAULT_OUT = ROOT / "experiments" / "out"
+
+
+def misclassified(params: dict, x: np.ndarray, t: np.ndarray, batch_size: int = 500):
+    """(indices, predictions) of the images DeepConvNet misclassifies, and the accuracy."""
+    from tqdm import tqdm
+
+    net = zconvnet.DeepConvNet(dtype=torch.float64).load_params(params).eval()
+    preds = []
+    with torch.no_grad():
+        for i in tqdm(range(0, len(x), batch_size), desc="DeepConvNet"):
+            xb = torch.from_numpy(np.asarray(x[i:i + batch_size], dtype=np.float64))
+            preds.append(net(xb).argmax(dim=1).numpy())
+    pred = np.concatenate(preds)
+    wrong = np.flatnonzero(pred != t)
+    return wrong, pred[wrong], float(np.mean(pred == t))
+
+
+def plot_gallery(x, t, wrong, pred, out: Path, max_images: int, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = wrong[:max_images]
+    cols = 10
+    rows = max(1, -(-len(shown) // cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.3))
+    axes = np.asarray(axes).reshape(rows, cols)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i, p in zip(axes.ravel(), shown, pred[:max_images], strict=False):
+        ax.imshow(x[i].reshape(28, 28), cmap="gray_r")
+        ax.set_title(f"{t[i]} → {p}", fontsize=8, color="crimson")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--weights", default="deep_convnet.pkl",
+                    help="file name in ZEROTORCH_BOOK_WEIGHTS, or a path")
+    ap.add_argument("--limit", type=int, default=10000, help="first N test images")
+    ap.add_argument("--max-images", type=int, default=40, help="images in the gallery")
+    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    args = ap.parse_args(argv)
+    from scratch.dataset import load_mnist
+    from scratch.io import load_params
+
+    path = Path(args.weights)
+    if not path.exists():
+        folder = os.environ.get("ZEROTORCH_BOOK_WEIGHTS")
+        if not folder:
+            print("ch8_misclassified: set ZEROTORCH_BOOK_WEIGHTS to the book's weights folder")
+            return 2
+        path = Path(folder) / args.weights
+    _, (x, t) = load_mnist(normalize=True, flatten=False, test_only=True)
+    x, t = x[:args.limit], t[:args.limit].astype(np.int64)
+    wrong, pred, acc = misclassified(load_params(path), x, t)
+    args.out.mkdir(parents=True, exist_ok=True)
+    title = (f"ch8 DeepConvNet ({path.name}): {len(wrong)} of {len(t)} test images "
+             f"misclassified (accuracy {acc:.4f}); true → predicted")
+    plot_gallery(x, t, wrong, pred, args.out / "ch8_misclassified.png", args.max_images, title)
+    (args.out / "ch8_misclassified.json").write_text(json.dumps({
+        "weights": path.name, "images": int(len(t)), "accuracy": acc,
+        "misclassified": [{"index": int(i), "true": int(t[i]), "predicted": int(p)}
+                          for i, p in zip(wrong, pred, strict=True)]}, indent=2))
+    print(f"{len(wrong)} misclassified (accuracy {acc:.4f}); wrote "
+          f"{args.out / 'ch8_misclassified.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
