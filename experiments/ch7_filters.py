@@ -70,14 +70,14 @@ def plot_filters(before: np.ndarray, after: np.ndarray, out: Path, after_label: 
     fn = before.shape[0]
     cols = 10
     rows = -(-fn // cols)
-    fig, axes = plt.subplots(2 * rows, cols, figsize=(cols * 0.9, 2 * rows * 1.0))
+    fig, axes = plt.subplots(2 * rows, cols, figsize=(cols * 0.9, 2 * rows * 0.9 + 0.8),
+                             gridspec_kw={"hspace": 0.35, "wspace": 0.1})
     axes = np.asarray(axes).reshape(2 * rows, cols)
     for part, (ws, label) in enumerate(((before, "before training (random, std 0.01)"),
                                         (after, f"after training ({after_label})"))):
         flat = axes[part * rows:(part + 1) * rows].ravel()
         _grid(flat, ws[:, 0], label)
     fig.suptitle("ch7.6.1 SimpleConvNet first-layer filters (30 × 5×5)", fontsize=10)
-    fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
 

@@ -101,7 +101,7 @@ class _ConvNetBase:
         self.loss(x, t, train_flg=True)
         dout = self.last_layer.backward(1)
         for layer in reversed(self.layers.values()):
-            dout = layer.backward(dout)
+            dout = layer.backward(dout)  # the first convolution returns None (no dx needed)
         return {key: getattr(self.layers[name], attr)
                 for name, (wk, bk) in self._bindings.items()
                 for key, attr in ((wk, "dW"), (bk, "db"))}
@@ -112,8 +112,21 @@ class _ConvNetBase:
 
         return {k: numerical_gradient(lambda _: self.loss(x, t), v) for k, v in self.params.items()}
 
-    def load_params(self, params):
-        """Use the arrays of a book params dict (e.g. from ``scratch.io.load_params``)."""
+    def save_params(self, file_name="params.pkl"):
+        """ch7.5 save ``params`` (``.pkl`` like the book, or ``.npz``) via ``scratch.io``."""
+        from scratch.io import save_params
+
+        return save_params(self.params, file_name)
+
+    def load_params(self, params="params.pkl"):
+        """Load a book params dict, or a file (``.pkl``/``.npz``, read by the safe loader).
+
+        The arrays are copied, so training this network never changes the caller's dict.
+        """
+        if not isinstance(params, dict):
+            from scratch.io import load_params
+
+            params = load_params(params)
         missing = sorted(set(self.params) - set(params))
         if missing:
             raise KeyError(f"params lack {missing}; got keys {sorted(params)}")
@@ -121,7 +134,7 @@ class _ConvNetBase:
             if np.shape(params[k]) != self.params[k].shape:
                 raise ValueError(f"{k}: got shape {np.shape(params[k])}, "
                                  f"expected {self.params[k].shape}")
-            self.params[k] = np.asarray(params[k])
+            self.params[k] = np.array(params[k], copy=True)
         self._bind()
         return self
 
@@ -157,6 +170,7 @@ class SimpleConvNet(_ConvNetBase):
         p = self.params
         self.layers = OrderedDict()
         self.layers["Conv1"] = Convolution(p["W1"], p["b1"], cp["stride"], cp["pad"])
+        self.layers["Conv1"].input_grad = False  # d(loss)/d(image) is never used
         self.layers["Relu1"] = Relu()
         self.layers["Pool1"] = Pooling(pool_h=2, pool_w=2, stride=2)
         self.layers["Affine1"] = Affine(p["W2"], p["b2"])
@@ -202,6 +216,7 @@ class DeepConvNet(_ConvNetBase):
             self._bindings[f"Conv{i}"] = (f"W{i}", f"b{i}")
             if i % 2 == 0:
                 self.layers[f"Pool{i // 2}"] = Pooling(pool_h=2, pool_w=2, stride=2)
+        self.layers["Conv1"].input_grad = False  # d(loss)/d(image) is never used
         self.layers["Affine1"] = Affine(p["W7"], p["b7"])
         self.layers["Relu7"] = Relu()
         self.layers["Dropout1"] = Dropout(dropout_ratio, rng=drop_rng)

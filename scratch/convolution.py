@@ -29,6 +29,9 @@ class Convolution:
     beyond float rounding, and ``backward`` recomputes each block's columns instead of keeping
     the whole column matrix. Outputs are (N, C, H, W) views of channels-last arrays, which is
     the layout the next im2col, pooling and this backward read fastest.
+
+    ``input_grad = False`` makes ``backward`` skip dx (returning ``None``): a network sets it
+    on its first layer, whose dx nobody reads — as autograd skips inputs that need no gradient.
     """
 
     def __init__(self, W, b, stride: int = 1, pad: int = 0):
@@ -36,6 +39,7 @@ class Convolution:
         self.b = b
         self.stride = stride
         self.pad = pad
+        self.input_grad = True
         self.x = None
         self.dW = None
         self.db = None
@@ -70,16 +74,18 @@ class Convolution:
         dtype = np.result_type(d3, col_W)
         self.db = d3.sum(axis=(0, 1))  # (FN,)
         dW = np.zeros((C * FH * FW, FN), dtype=dtype)  # (C·FH·FW, FN)
-        dx = np.empty((N, H, W, C), dtype=dtype)  # (N, H, W, C): channels-last
+        dx = np.empty((N, H, W, C), dtype=dtype) if self.input_grad else None  # channels-last
         for blk in self._blocks(N, out_h, out_w):
             xb = self.x[blk]
             col = im2col(xb, FH, FW, self.stride, self.pad)  # (n·oh·ow, C·FH·FW)
             db = d3[blk].reshape(-1, FN)  # (n·oh·ow, FN)
             dW += col.T @ db
-            dcol = db @ col_W.T  # (n·oh·ow, C·FH·FW)
-            dx[blk] = col2im(dcol, xb.shape, FH, FW, self.stride, self.pad).transpose(0, 2, 3, 1)
+            if dx is not None:
+                dcol = db @ col_W.T  # (n·oh·ow, C·FH·FW)
+                dx[blk] = col2im(dcol, xb.shape, FH, FW, self.stride,
+                                 self.pad).transpose(0, 2, 3, 1)  # (n, H, W, C)
         self.dW = dW.T.reshape(FN, C, FH, FW)  # (FN, C, FH, FW)
-        return dx.transpose(0, 3, 1, 2)  # (N, C, H, W) view
+        return None if dx is None else dx.transpose(0, 3, 1, 2)  # (N, C, H, W) view
 
 
 class Pooling:
@@ -155,16 +161,24 @@ class Pooling:
     def backward(self, dout):
         s, p = self.stride, self.pad
         out_h, out_w = self.out_hw
-        dout = dout.transpose(0, 2, 3, 1) if self.nhwc else dout  # memory order of self.img
+        # in the memory order of self.img, contiguous, so each product below streams
+        dout = np.ascontiguousarray(dout.transpose(0, 2, 3, 1) if self.nhwc else dout)
         dimg = np.zeros(self.img.shape, dtype=_grad_dtype(dout))
-        tiled = s == self.pool_h == self.pool_w or (s >= self.pool_h and s >= self.pool_w)
+        tiled = s >= self.pool_h and s >= self.pool_w
+        # dout·hit equals "dout where hit, else 0" for finite dout (inf·0 would be NaN)
+        finite = bool(np.isfinite(dout).all())
+        zero = np.zeros((), dtype=dimg.dtype)
         for (i, j), hit in self._first_max():
             rows, cols = slice(i, i + s * out_h, s), slice(j, j + s * out_w, s)
             target = dimg[:, rows, cols, :] if self.nhwc else dimg[:, :, rows, cols]
-            if tiled:  # windows never overlap: each pixel gets at most one term
+            if tiled and finite:  # windows never overlap: each pixel gets at most one term
                 np.multiply(dout, hit, out=target)
+                continue
+            routed = dout * hit if finite else np.where(hit, dout, zero)
+            if tiled:
+                target[...] = routed
             else:
-                target += dout * hit
+                target += routed
         if self.nhwc:
             dimg = dimg.transpose(0, 3, 1, 2)  # (N, C, Hp, Wp) view
         H, W = self.x_shape[2:]

@@ -18,10 +18,12 @@ class Relu:
 
     def forward(self, x):
         self.mask = x <= 0
-        return np.where(self.mask, 0, x)  # a new array: x is left as it was
+        return np.maximum(x, 0)  # a new array: x is left as it was (same values as x·(x > 0))
 
     def backward(self, dout):
-        return np.where(self.mask, 0, dout)  # dout is never written to (the book's is)
+        # dout is never written to (the book's is); the zero takes dout's dtype so float32 stays
+        # float32 without a slow cast, and masked entries are 0 even where dout is inf/NaN.
+        return np.where(self.mask, np.zeros((), dtype=np.result_type(dout)), dout)
 
 
 class Sigmoid:

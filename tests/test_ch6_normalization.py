@@ -297,7 +297,7 @@ def test_registry_catches_inverted_scratch_dropout():
         def forward(self, x, train_flg=True):
             return super().forward(x, train_flg) / (1 - self.dropout_ratio)
 
-    for name in ("layers.Dropout", "layers.Dropout.eval"):
+    for name in ("layers.Dropout", "layers.Dropout[eval]"):
         assert run_concept(REGISTRY[name], scratch_impl()).status == "PASS"
         planted = Impl("planted", {"layers": type("m", (), {"Dropout": InvertedDropout})})
         assert run_concept(REGISTRY[name], planted).status == "FAIL"

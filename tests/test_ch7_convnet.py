@@ -186,3 +186,26 @@ def test_numerical_gradient_method_agrees_with_backprop(rng):
     grad = net.gradient(x, t)
     for k in net.params:
         np.testing.assert_allclose(grad[k], num[k], rtol=1e-4, atol=1e-6, err_msg=k)
+
+
+def test_save_and_load_params_files_on_both_sides(tmp_path, rng):
+    s = SimpleConvNet(input_dim=(1, 10, 10), hidden_size=4, output_size=3, rng=rng,
+                      conv_param={"filter_num": 2, "filter_size": 3})
+    path = s.save_params(tmp_path / "params.pkl")
+    s2 = SimpleConvNet(input_dim=(1, 10, 10), hidden_size=4, output_size=3,
+                       rng=np.random.default_rng(99),
+                       conv_param={"filter_num": 2, "filter_size": 3}).load_params(str(path))
+    x = rng.standard_normal((2, 1, 10, 10))
+    np.testing.assert_array_equal(s2.predict(x), s.predict(x))
+    s2.params["W1"] += 1.0  # a copy: the source network is untouched
+    assert not np.array_equal(s2.params["W1"], s.params["W1"])
+    z = zc.SimpleConvNet(input_dim=(1, 10, 10), hidden_size=4, output_size=3,
+                         conv_param={"filter_num": 2, "filter_size": 3}, dtype=torch.float64)
+    z.load_params(path)
+    np.testing.assert_allclose(z(torch.from_numpy(x)).detach().numpy(), s.predict(x), rtol=RTOL,
+                               atol=ATOL)
+    zpath = z.save_params(tmp_path / "z.npz")
+    np.testing.assert_array_equal(
+        SimpleConvNet(input_dim=(1, 10, 10), hidden_size=4, output_size=3, rng=rng,
+                      conv_param={"filter_num": 2, "filter_size": 3}).load_params(zpath)
+        .params["W2"], s.params["W2"])

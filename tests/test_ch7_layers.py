@@ -225,3 +225,29 @@ def test_layers_keep_channels_last_layout_through_a_network(rng):
     z = p.forward(y)
     assert z.transpose(0, 2, 3, 1).flags.c_contiguous
     close(z, F.max_pool2d(torch.from_numpy(np.ascontiguousarray(y)), 2).numpy())
+
+
+def test_pooling_backward_routes_non_finite_gradients_only_to_the_maximum():
+    x = np.array([[[[1.0, 2.0], [0.5, 0.0]]]])
+    layer = Pooling(2, 2, 2)
+    layer.forward(x)
+    dx = layer.backward(np.array([[[[np.inf]]]]))
+    np.testing.assert_array_equal(dx, [[[[0.0, np.inf], [0.0, 0.0]]]])
+    overlapping = Pooling(2, 2, 1)
+    overlapping.forward(np.arange(9.0).reshape(1, 1, 3, 3))
+    dx = overlapping.backward(np.full((1, 1, 2, 2), np.inf))
+    assert np.isinf(dx).sum() == 4 and not np.isnan(dx).any()
+
+
+def test_torch_gradcheck_judges_the_scratch_backward(rng):
+    """``torch.autograd.gradcheck`` on the scratch layers wrapped as autograd functions."""
+    from zerotorch.crosscheck.gradcheck import as_function
+
+    conv = Convolution(rng.standard_normal((2, 2, 3, 2)), rng.standard_normal(2), stride=2, pad=1)
+    f = as_function(conv, ("W", "b"))
+    args = (torch.tensor(rng.standard_normal((2, 2, 5, 4)), requires_grad=True),
+            torch.tensor(conv.W, requires_grad=True), torch.tensor(conv.b, requires_grad=True))
+    assert torch.autograd.gradcheck(f, args)
+    pool = as_function(Pooling(2, 2, 1))
+    x = torch.tensor(rng.standard_normal((2, 2, 4, 5)), requires_grad=True)  # no ties
+    assert torch.autograd.gradcheck(pool, (x,))

@@ -149,7 +149,7 @@ def test_relu_writing_into_dout_is_flagged_as_the_books_deviation():
 
 
 def test_softmax_with_loss_ignoring_dout_is_the_books_deviation():
-    pair = _concept("layers.SoftmaxWithLoss.dout")
+    pair = _concept("layers.SoftmaxWithLoss[dout]")
 
     class IgnoresDout(PLANTED.SoftmaxWithLossNoMean):
         def backward(self, dout=1):
@@ -181,7 +181,7 @@ def test_folder_importing_itself_as_common_loads_and_passes():
     results = {r.name: r for r in check_impl(
         str(IMPLS / "good_common"),
         only=["functions.softmax", "functions.cross_entropy_error", "layers.Relu",
-              "layers.Affine", "layers.SoftmaxWithLoss", "layers.SoftmaxWithLoss.dout",
+              "layers.Affine", "layers.SoftmaxWithLoss", "layers.SoftmaxWithLoss[dout]",
               "layers.BatchNormalization", "optimizer.Momentum"],
         timeout=120)}
     for name in ("functions.softmax", "layers.Relu", "layers.Affine", "layers.SoftmaxWithLoss",

@@ -33,12 +33,13 @@ FAST = ["--trainer.max_epochs=2", "--trainer.max_steps=-1", "--trainer.limit_tra
         "--experiment.train_eval_size=50", "--data.init_args.batch_size=25"]
 
 
-def _data_args() -> tuple[str, list[str]]:
+def _data_args(only: str | None = None) -> tuple[str, list[str]]:
+    """The first available data source (or exactly ``only``) and its overrides."""
     mnist = os.environ.get("ZEROTORCH_MNIST_DIR")
-    if mnist and (Path(mnist) / "t10k-images-idx3-ubyte.gz").exists():
+    if only in (None, "mnist") and mnist and (Path(mnist) / "t10k-images-idx3-ubyte.gz").exists():
         return "mnist", ["--data.init_args.test_only=true", "--data.init_args.train_size=200",
                          "--data.init_args.val_size=100"]
-    if (FASHION / "train-images-idx3-ubyte.gz").exists():
+    if only in (None, "fashion-mnist") and (FASHION / "train-images-idx3-ubyte.gz").exists():
         return "fashion-mnist", ["--data.init_args.dataset=fashion-mnist",
                                  f"--data.init_args.data_root={FASHION}",
                                  "--data.init_args.train_size=200",
@@ -88,6 +89,20 @@ def test_experiment_runs_a_few_batches(name, out_dir):
     if "checkpoints: false" not in (CONFIG_DIR / f"{name}.yaml").read_text():
         assert "last.ckpt" in ckpts and any(c.startswith("best-") for c in ckpts), ckpts
     assert (folder / "logs").is_dir() and settings["variants"]
+
+
+@pytest.mark.parametrize("source", ["fashion-mnist", "synthetic"])
+def test_other_data_sources_are_labelled_and_not_compared_to_the_book(source, tmp_path):
+    dataset, data_args = _data_args(only=source)
+    if dataset != source:
+        pytest.skip(f"{source} is not installed here")
+    summary = run_experiment("ch5_train_neuralnet", [*FAST, *data_args,
+                                                     f"--experiment.out_dir={tmp_path}"])
+    assert summary["data"]["dataset"] == source
+    label = {"fashion-mnist": "Fashion-MNIST", "synthetic": "synthetic"}[source]
+    assert summary["data"]["label"].startswith(label)
+    row = results_table([summary]).splitlines()[2]
+    assert label in row and "not comparable" in row
 
 
 def test_results_table_lists_every_experiment_beside_the_book(out_dir):

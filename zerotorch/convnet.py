@@ -50,8 +50,13 @@ class _ConvNetBase(nn.Module):
         return dict(sorted(out.items(), key=lambda kv: (int(kv[0][1:]), kv[0][0] == "b")))
 
     @torch.no_grad()
-    def load_params(self, params: dict):
-        """Copy a book params dict (NumPy arrays or tensors) into the parameters."""
+    def load_params(self, params):
+        """Copy a book params dict (NumPy arrays or tensors), or a ``.pkl``/``.npz`` file read
+        by the safe loader ``scratch.io.load_params``, into the parameters."""
+        if not isinstance(params, dict):
+            from scratch.io import load_params
+
+            params = load_params(params)
         mine = self.book_params()
         missing = sorted(set(mine) - set(params))
         if missing:
@@ -64,6 +69,13 @@ class _ConvNetBase(nn.Module):
                                  f"{tuple(p.shape)}")
             p.copy_(value.to(dtype=p.dtype, device=p.device))
         return self
+
+    def save_params(self, file_name="params.pkl"):
+        """Save ``book_params()`` as NumPy arrays (``.pkl`` like the book, or ``.npz``)."""
+        from scratch.io import save_params
+
+        return save_params({k: p.detach().cpu().numpy() for k, p in self.book_params().items()},
+                           file_name)
 
     def predict(self, x: torch.Tensor, train_flg: bool = False) -> torch.Tensor:
         """Logits with dropout in training (``train_flg``) or test mode, like the book."""
@@ -187,7 +199,7 @@ def to_builtin(net: _ConvNetBase) -> nn.Sequential:
         if isinstance(m, Convolution):
             fn, c, fh, fw = m.W.shape
             conv = nn.Conv2d(c, fn, (fh, fw), stride=m.stride, padding=m.pad,
-                             dtype=m.W.dtype)
+                             dtype=m.W.dtype, device=m.W.device)
             with torch.no_grad():
                 conv.weight.copy_(m.W)
                 conv.bias.copy_(m.b)
@@ -199,7 +211,7 @@ def to_builtin(net: _ConvNetBase) -> nn.Sequential:
     layers.append(nn.Flatten())
 
     def linear(a: Affine) -> nn.Linear:
-        lin = nn.Linear(*a.W.shape, dtype=a.W.dtype)
+        lin = nn.Linear(*a.W.shape, dtype=a.W.dtype, device=a.W.device)
         with torch.no_grad():
             lin.weight.copy_(a.W.T)
             lin.bias.copy_(a.b)

@@ -225,8 +225,8 @@ def describe_data(dm: pl.LightningDataModule) -> dict[str, Any]:
     label = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST"}.get(name, name)
     if hp.get("test_only"):
         label += " test set only"  # train/val carved from the 10,000 test images
-    if isinstance(dm, SyntheticDataModule):
-        label = "synthetic prototypes (no MNIST available)"
+    if isinstance(dm, SyntheticDataModule):  # whatever `dataset` a config passed through
+        name, label = "synthetic", "synthetic prototypes (no MNIST available)"
     train = getattr(dm, "data_train", None)
     return {"dataset": name, "label": label, "test_only": bool(hp.get("test_only", False)),
             "train_images": len(train) if train is not None else hp.get("train_size"),
@@ -243,17 +243,30 @@ class History(Callback):
         self.images = 0
         self.seconds = 0.0
         self._t0 = 0.0
+        self._pending: list[torch.Tensor] = []
 
     def on_train_start(self, trainer, pl_module) -> None:
         self._t0 = time.perf_counter()
 
     def on_train_end(self, trainer, pl_module) -> None:
         self.seconds += time.perf_counter() - self._t0
+        self._flush()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
-        self.step_loss.append(float(loss.detach()))
-        self.images += int(batch[1].shape[0])
+        self._pending.append(loss.detach())  # no device sync per step; floats once per epoch
+        self.images += int(batch[1].shape[0])  # images this process trained on
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._flush()
+
+    def on_exception(self, trainer, pl_module, exception) -> None:
+        self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self.step_loss.extend(torch.stack(self._pending).float().cpu().tolist())
+            self._pending = []
 
     def on_validation_end(self, trainer, pl_module) -> None:
         if trainer.sanity_checking:

@@ -153,6 +153,9 @@ def find_generators(trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[
         _scan(f"model.{name}" if name else "model", module, found, seen)
     if trainer.datamodule is not None:
         _scan("datamodule", trainer.datamodule, found, seen)
+        for attr, value in vars(trainer.datamodule).items():  # a wrapped data module
+            if isinstance(value, pl.LightningDataModule):
+                _scan(f"datamodule.{attr}", value, found, seen)
     loaders = trainer.fit_loop._combined_loader  # None until the fit loop set up its data
     for i, loader in enumerate(loaders.flattened if loaders is not None else []):
         _scan(f"train_loader{i}", loader, found, seen)

@@ -35,12 +35,12 @@ SOFTMAX_SHIFT = 1000.0  # exp(1000) overflows float64 (max ≈ exp(709.8))
 
 
 def book_name(concept: Concept) -> str:
-    """The book name a concept looks up (``layers.SoftmaxWithLoss`` for its ``.dout`` variant)."""
+    """The book name a concept looks up (``layers.SoftmaxWithLoss`` for its ``[dout]`` variant)."""
     for attr in ("scratch_cls", "scratch_fn"):
         name = getattr(concept, attr, None)
         if name:
             return name
-    return concept.name
+    return concept.book_name
 
 
 @dataclass

@@ -49,7 +49,7 @@ class Missing(LookupError):
 class Concept:
     """Base of all pair kinds."""
 
-    name: str  # the book's module.attr, e.g. "layers.Affine"
+    name: str  # the book's module.attr, e.g. "layers.Affine"; a variant adds "[label]"
     chapter: str  # book section, e.g. "5.6.2"
     title: str = ""
     builtin_name: str | None = None  # e.g. "nn.Linear (weight = W.T)"
@@ -65,10 +65,16 @@ class Concept:
     def id(self) -> str:
         return self.name
 
+    @property
+    def book_name(self) -> str:
+        """The name looked up in an implementation: ``name`` without its ``[variant]``."""
+        return self.name.split("[", 1)[0]
+
     def lookup(self, impl: Impl, dotted: str | None = None):
-        obj = impl.resolve(dotted or self.name)
+        name = dotted or self.book_name
+        obj = impl.resolve(name)
         if obj is None:
-            raise Missing(dotted or self.name)
+            raise Missing(name)
         return obj
 
     def run(self, impl: Impl, rng: np.random.Generator) -> list[Stage]:  # pragma: no cover
@@ -86,17 +92,21 @@ def register(concept: Concept) -> Concept:
     return concept
 
 
+def _selects(pattern: str, name: str) -> bool:
+    """``layers`` selects ``layers.*``; ``layers.Affine`` selects it and its ``[variants]``."""
+    p = pattern.rstrip(".")
+    return name == p or name.startswith(p + ".") or name.startswith(p + "[")
+
+
 def concepts(only: Sequence[str] | None = None) -> list[Concept]:
-    """Registered concepts in registration order, narrowed by exact names or ``prefix.`` forms."""
+    """Registered concepts in registration order, narrowed by names, groups or base names."""
     from zerotorch.crosscheck import pairs  # noqa: F401  (fills REGISTRY)
 
     items = list(REGISTRY.values())
     if not only:
         return items
-    picked = [c for c in items if any(c.name == o or c.name.startswith(o.rstrip(".") + ".")
-                                      for o in only)]
-    unknown = [o for o in only if not any(c.name == o or c.name.startswith(o.rstrip(".") + ".")
-                                          for c in items)]
+    picked = [c for c in items if any(_selects(o, c.name) for o in only)]
+    unknown = [o for o in only if not any(_selects(o, c.name) for c in items)]
     if unknown:
         raise KeyError(f"unknown concept(s) {unknown}; known: {[c.name for c in items]}")
     return picked
@@ -142,7 +152,7 @@ class FunctionPair(Concept):
     builtin: Callable | None = None  # builtin(params={}, *tensors) -> Tensor
     differentiable: bool = True
     builtin_forward_atol: float | None = None
-    # The book name looked up when ``name`` is a variant (e.g. "functions.softmax.1d" checks
+    # The book name looked up when ``name`` is a variant (e.g. "functions.softmax[1d]" checks
     # "functions.softmax" on 1-D input); defaults to ``name``.
     scratch_fn: str | None = None
 

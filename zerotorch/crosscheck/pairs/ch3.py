@@ -53,7 +53,7 @@ register(FunctionPair(
     builtin=lambda p, x: torch.softmax(x, dim=-1), builtin_name="torch.softmax",
 ))
 register(FunctionPair(
-    name="functions.softmax.1d", chapter="3.5.2", title="softmax (1-D, overflow-safe)",
+    name="functions.softmax[1d]", chapter="3.5.2", title="softmax (1-D, overflow-safe)",
     scratch_fn="functions.softmax", torch_fn=zF.softmax, inputs=_x1d,
     builtin=lambda p, x: torch.softmax(x, dim=-1), builtin_name="torch.softmax",
 ))

@@ -64,21 +64,21 @@ register(FunctionPair(
     builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
 ))
 register(FunctionPair(
-    name="functions.cross_entropy_error.onehot", chapter="4.2.4",
+    name="functions.cross_entropy_error[onehot]", chapter="4.2.4",
     title="cross-entropy, batch, one-hot labels", scratch_fn="functions.cross_entropy_error",
     torch_fn=zF.cross_entropy_error,
     inputs=lambda rng: (_probabilities(rng), _one_hot(_labels(rng))),
     builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
 ))
 register(FunctionPair(
-    name="functions.cross_entropy_error.1d", chapter="4.2.2",
+    name="functions.cross_entropy_error[1d]", chapter="4.2.2",
     title="cross-entropy, one sample (1-D), one-hot label",
     scratch_fn="functions.cross_entropy_error", torch_fn=zF.cross_entropy_error,
     inputs=lambda rng: (_probabilities(rng, 1)[0], _one_hot(_labels(rng, 1))[0]),
     builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
 ))
 register(FunctionPair(
-    name="functions.cross_entropy_error.1d_label", chapter="4.2.4",
+    name="functions.cross_entropy_error[1d,label]", chapter="4.2.4",
     title="cross-entropy, one sample (1-D), integer label",
     scratch_fn="functions.cross_entropy_error", torch_fn=zF.cross_entropy_error,
     inputs=lambda rng: (_probabilities(rng, 1)[0], np.int64(rng.integers(0, N_CLASSES))),

@@ -75,14 +75,14 @@ register(LayerPair(
     builtin_forward_atol=BOOK_CE_FORWARD_ATOL, builtin_note=_CE_NOTE,
 ))
 register(LayerPair(
-    name="layers.SoftmaxWithLoss.onehot", chapter="5.6.3", title="softmax + CE, one-hot labels",
+    name="layers.SoftmaxWithLoss[onehot]", chapter="5.6.3", title="softmax + CE, one-hot labels",
     scratch_cls="layers.SoftmaxWithLoss", torch_cls=znn.SoftmaxWithLoss, inputs=_scores_one_hot,
     scalar_upstream=1.0,
     builtin=lambda p, x, t: F.cross_entropy(x, t), builtin_name="F.cross_entropy (probabilities)",
     builtin_forward_atol=BOOK_CE_FORWARD_ATOL, builtin_note=_CE_NOTE,
 ))
 register(LayerPair(
-    name="layers.SoftmaxWithLoss.dout", chapter="5.6.3",
+    name="layers.SoftmaxWithLoss[dout]", chapter="5.6.3",
     title="softmax + CE, backward(dout = 0.37)", scratch_cls="layers.SoftmaxWithLoss",
     torch_cls=znn.SoftmaxWithLoss, inputs=_scores_labels, scalar_upstream=0.37,
     builtin=lambda p, x, t: F.cross_entropy(x, t), builtin_name="F.cross_entropy",

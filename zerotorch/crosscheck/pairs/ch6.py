@@ -145,7 +145,7 @@ def _bn_eval_builtin(p, x):
 
 
 register(LayerPair(
-    name="layers.BatchNormalization.eval", scratch_cls="layers.BatchNormalization",
+    name="layers.BatchNormalization[eval]", scratch_cls="layers.BatchNormalization",
     chapter="6.3.1", title="Batch Normalization (test mode: running statistics)",
     torch_cls=znorm.BatchNormalization, init=_bn_init, inputs=_bn_x,
     params=("gamma", "beta"), buffers=("running_mean", "running_var"), train=False,
@@ -172,7 +172,7 @@ register(LayerPair(
     known_deviation="not inverted: book = nn.Dropout × (1 − p) in both modes",
 ))
 register(LayerPair(
-    name="layers.Dropout.eval", scratch_cls="layers.Dropout", chapter="6.4.3",
+    name="layers.Dropout[eval]", scratch_cls="layers.Dropout", chapter="6.4.3",
     title="Dropout (test mode: × (1 − ratio))",
     torch_cls=_zt_dropout, init=_dropout_init,
     inputs=lambda rng: (rng.standard_normal((8, 10)),), train=False,
@@ -270,7 +270,7 @@ register(NetworkPair(
     inputs=_net_inputs,
 ))
 register(_NetworkVariant(
-    name="networks.MultiLayerNet.sigmoid", scratch_cls="networks.MultiLayerNet", chapter="6.2.3",
+    name="networks.MultiLayerNet[sigmoid]", scratch_cls="networks.MultiLayerNet", chapter="6.2.3",
     title="MultiLayerNet (sigmoid, the book's Xavier init)",
     build=lambda cls, rng: tame(cls(*NET_SHAPE, activation="sigmoid", weight_init_std="xavier",
                                     rng=rng), rng),
@@ -289,7 +289,7 @@ register(NetworkPair(
     torch_loss=_train_mode_torch_loss,
 ))
 register(_NetworkVariant(
-    name="networks.MultiLayerNetExtend.dropout", scratch_cls="networks.MultiLayerNetExtend",
+    name="networks.MultiLayerNetExtend[dropout]", scratch_cls="networks.MultiLayerNetExtend",
     chapter="6.4.3",
     title="MultiLayerNetExtend (BN + dropout 0.3 + decay, the scratch masks injected)",
     build=lambda cls, rng: tame(cls(*NET_SHAPE, weight_decay_lambda=0.1, use_batchnorm=True,

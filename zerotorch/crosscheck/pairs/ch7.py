@@ -145,7 +145,7 @@ for _label, (_shape, _ph, _pw, _s, _p), _method, _builtin in (
                      F.pad(x, (pad,) * 4), (ph, pw), s)))(_ph, _pw, _s, _p)),
         builtin_name="F.max_pool2d" if _builtin else "F.max_pool2d(F.pad(x, zeros))",
         known_deviation=None if _builtin else
-        "the book pads with zeros, F.max_pool2d(padding=p) with -inf (see tests/test_ch7_pooling)",
+        "the book pads with zeros, F.max_pool2d(padding=p) with -inf (tests/test_ch7_layers.py)",
     ))
 
 
@@ -155,8 +155,9 @@ SIMPLE_SMALL = {"input_dim": (1, 10, 10), "hidden_size": 6, "output_size": 4,
                 "conv_param": {"filter_num": 3, "filter_size": 3, "pad": 0, "stride": 1}}
 # The book's six 3×3 convolutions and paddings (conv 4: pad 2) with fewer filters, on 8×8.
 DEEP_SMALL = {"input_dim": (1, 8, 8), "hidden_size": 5, "output_size": 3,
-              **{f"conv_param_{i}": {"filter_num": fn} for i, fn in
-                 enumerate((2, 2, 3, 3, 4, 4), start=1)}}
+              **{f"conv_param_{i}": {"filter_num": fn, "filter_size": 3, "pad": pad, "stride": 1}
+                 for i, (fn, pad) in enumerate(zip((2, 2, 3, 3, 4, 4), (1, 1, 1, 2, 1, 1),
+                                                   strict=True), start=1)}}
 DROPOUT_SEED = 7
 
 
@@ -165,7 +166,8 @@ def _with_random_biases(net, rng):
     all zeros (after ReLU) sits exactly on ReLU's kink, where central differences are wrong."""
     for k in net.params:
         if k.startswith("b"):
-            net.params[k] = 0.1 * rng.standard_normal(net.params[k].shape)
+            # in place: a book-style network's layers hold references to these arrays
+            net.params[k][...] = 0.1 * rng.standard_normal(net.params[k].shape)
     return net
 
 
