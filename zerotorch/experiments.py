@@ -395,6 +395,9 @@ def _run_variant(base_args: list[str], name: str, overrides: dict[str, Any],
                  resume: bool) -> tuple[dict[str, Any], ZeroCLI]:
     cli = ZeroCLI(base_args, variant=name, overrides=overrides)
     exp = cli.settings
+    if (getattr(cli.datamodule, "hparams", None) or {}).get("val_size", 1) == 0:
+        raise ValueError(f"experiment {exp.name}: val_size=0 leaves no validation split; the "
+                         "curves and the best checkpoint need one (e.g. val_size: 5000)")
     cli.model.hparams["experiment"] = f"{exp.name}/{name}"
     data = WithTrainEval(cli.datamodule, exp.train_eval_size)
     cli.model.eval_names = ("train_eval", "val") if exp.train_eval_size > 0 else ("val",)
@@ -715,7 +718,7 @@ def main(argv: list[str]) -> int:
     except NonFiniteLossError as exc:
         print(f"zerotorch experiment: {exc}")
         return 3
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, ValueError) as exc:
         print(f"zerotorch experiment: {exc}")
         return 2
     if summary is not None:
