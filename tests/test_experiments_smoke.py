@@ -188,3 +188,17 @@ trainer: {accelerator: cpu, deterministic: true, enable_progress_bar: false}
         assert b["steps"] == a["steps"] == 16 and b["test_acc"] == a["test_acc"]
         assert b["val_loss"] == [a["val_loss"][e - 1] for e in b["epochs"]]
         assert b["step_loss"] == a["step_loss"][8:]
+
+
+def test_cli_lists_experiments_and_reports_config_errors(capsys, tmp_path):
+    from zerotorch.cli import main
+
+    assert main(["experiment", "list"]) == 0
+    assert capsys.readouterr().out.split() == EXPERIMENTS
+    assert main(["experiment", "run", "no_such_experiment"]) == 2
+    assert "no experiment 'no_such_experiment'" in capsys.readouterr().out
+    assert main(["experiment", "run", "ch5_train_neuralnet", "--data=zerotorch.experiments."
+                 "SyntheticDataModule", "--data.init_args.val_size=0",
+                 f"--experiment.out_dir={tmp_path}"]) == 2
+    assert "val_size=0 leaves no validation split" in capsys.readouterr().out
+    assert main(["experiment", "results", f"--root={tmp_path / 'empty'}"]) == 2
