@@ -69,3 +69,34 @@ def test_ruff_clean():
         pytest.skip("ruff is not installed (pip install -e '.[dev]')")
     out = subprocess.run([ruff, "check", str(ROOT)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
+
+
+def test_reproduce_cli_json_record_for_the_ch3_weights(mnist_dir, book_weights):
+    env = {**os.environ, "ZEROTORCH_MNIST_DIR": str(mnist_dir),
+           "ZEROTORCH_BOOK_WEIGHTS": str(book_weights)}
+    out = _cli("reproduce", "--json", "sample_weight.pkl", env=env)
+    assert out.returncode == 0, out.stdout + out.stderr
+    (record,) = json.loads(out.stdout)
+    assert record["file"] == "sample_weight.pkl" and record["images"] == 10_000
+    assert record["accuracy_scratch"] == record["accuracy_zerotorch"] == 0.9352
+    assert record["disagreements"] == 0
+
+
+def test_reproduce_cli_says_what_is_missing(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "ZEROTORCH_BOOK_WEIGHTS"}
+    out = _cli("reproduce", env=env)
+    assert out.returncode == 2 and "ZEROTORCH_BOOK_WEIGHTS is not set" in out.stdout
+    out = _cli("reproduce", env={**env, "ZEROTORCH_BOOK_WEIGHTS": str(tmp_path / "nowhere")})
+    assert out.returncode == 2 and "is not a folder" in out.stdout
+    empty = {k: v for k, v in env.items() if not k.startswith("ZEROTORCH_")}
+    empty.update(ZEROTORCH_BOOK_WEIGHTS=str(tmp_path), ZEROTORCH_DATA=str(tmp_path / "data"),
+                 XDG_CACHE_HOME=str(tmp_path / "cache"), HOME=str(tmp_path))
+    out = _cli("reproduce", env=empty)
+    assert out.returncode == 2 and "MNIST test set not found" in out.stdout
+
+
+def test_crosscheck_without_weights_says_the_reproduction_was_skipped():
+    env = {k: v for k, v in os.environ.items() if k != "ZEROTORCH_BOOK_WEIGHTS"}
+    out = _cli("crosscheck", env=env)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr
+    assert "book-weight reproduction skipped: ZEROTORCH_BOOK_WEIGHTS is not set" in out.stdout
