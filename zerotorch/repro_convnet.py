@@ -15,34 +15,20 @@ import torch
 
 from scratch import convnet as scratch_convnet
 from zerotorch import convnet as zt_convnet
+from zerotorch.reproduce import compare_predictions
 
 
 def _evaluate(cls_s, cls_t, params: dict, x: np.ndarray, t: np.ndarray,
               batch_size: int) -> tuple[dict, object]:
     x = np.asarray(x, dtype=np.float64)  # exact widening of float32 images, as the book's im2col
     t = np.asarray(t).reshape(-1)
-    if t.ndim != 1 or len(t) != len(x):
-        raise ValueError(f"labels {t.shape} do not match images {x.shape}")
     net_s = cls_s().load_params({k: np.asarray(v, dtype=np.float64) for k, v in params.items()})
     net_t = cls_t(dtype=torch.float64).load_params(params).eval()
-    pred_s = np.empty(len(x), dtype=np.int64)
-    pred_t = np.empty(len(x), dtype=np.int64)
-    max_diff = 0.0
-    with torch.no_grad():
-        for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size]
-            y_s = net_s.predict(xb, train_flg=False)
-            y_t = net_t(torch.from_numpy(xb)).numpy()
-            pred_s[i:i + batch_size] = y_s.argmax(axis=1)
-            pred_t[i:i + batch_size] = y_t.argmax(axis=1)
-            max_diff = max(max_diff, float(np.abs(y_s - y_t).max()))
-    record = {
-        "accuracy_scratch": float(np.mean(pred_s == t)),
-        "accuracy_zerotorch": float(np.mean(pred_t == t)),
-        "disagreements": int(np.sum(pred_s != pred_t)),
-        "max_logit_diff": max_diff,
-        "note": f"float64 like the book; max |Δ logit| {max_diff:.1e}",
-    }
+    record = compare_predictions(lambda xb: net_s.predict(xb, train_flg=False), net_t, x, t,
+                                 batch_size)
+    pred_t = record.pop("predictions_zerotorch")
+    diff = record.pop("max_score_diff")
+    record.update(max_logit_diff=diff, note=f"float64 like the book; max |Δ logit| {diff:.1e}")
     return record, (net_t, x, t, pred_t)
 
 
