@@ -219,3 +219,17 @@ def test_layered_net_follows_replaced_param_arrays(rng):
     x = rng.standard_normal((2, 4))
     s.params["b2"] = s.params["b2"] + np.array([5.0, -5.0])
     np.testing.assert_array_equal(s.predict(x).argmax(axis=1), [0, 0])
+
+
+def test_relu_backward_zeroes_masked_entries_even_for_non_finite_dout():
+    """Masked entries get exactly 0 (as the book and torch's threshold_backward), never inf·0."""
+    from scratch.layers import Relu
+
+    layer = Relu()
+    x = np.array([[-1.0, 0.0, 2.0, -3.0]])
+    layer.forward(x)
+    dx = layer.backward(np.array([[np.inf, np.nan, 5.0, -np.inf]]))
+    np.testing.assert_array_equal(dx, [[0.0, 0.0, 5.0, 0.0]])
+    xt = torch.tensor(x, requires_grad=True)
+    torch.relu(xt).backward(torch.tensor([[np.inf, np.nan, 5.0, -np.inf]]))
+    np.testing.assert_array_equal(xt.grad.numpy(), dx)
