@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import os
 
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-    os.environ[_var] = "1"
+if __name__ == "__main__":  # pin BLAS before NumPy loads; importing this module changes nothing
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[_var] = "1"
 
 import argparse  # noqa: E402
 import statistics  # noqa: E402
@@ -33,8 +34,6 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-
-torch.set_num_threads(1)
 
 from scratch.convnet import DeepConvNet, SimpleConvNet  # noqa: E402
 from scratch.optimizer import Adam  # noqa: E402
@@ -191,8 +190,9 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=100)
     ap.add_argument("--nets", default="simple,deep")
     args = ap.parse_args(argv)
+    torch.set_num_threads(1)
     print(f"torch {torch.__version__}, numpy {np.__version__}, threads: torch "
-          f"{torch.get_num_threads()}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}; "
+          f"{torch.get_num_threads()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}; "
           f"batch {args.batch}, float32, median of {args.reps}")
     head = f"{'network':<14}{'baseline':>10}{'scratch':>10}{'zerotorch':>11}{'torch':>9}" \
            f"{'base/scr':>10}{'scr/torch':>11}{'zt/torch':>10}"

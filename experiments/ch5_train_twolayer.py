@@ -25,21 +25,11 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from scratch.dataset import load_mnist  # noqa: E402
+from scratch.optimizer import SGD  # noqa: E402
 from scratch.trainer import Trainer  # noqa: E402
 from scratch.two_layer_net import TwoLayerNet  # noqa: E402
 
 DEFAULT_OUT = ROOT / "experiments" / "out" / "ch5_train_twolayer.png"
-
-
-class SGD:
-    """The book's SGD (kept here so the script does not depend on the ch6 module)."""
-
-    def __init__(self, lr: float = 0.01):
-        self.lr = lr
-
-    def update(self, params, grads):
-        for key in params:
-            params[key] -= self.lr * grads[key]
 
 
 def plot(history, path: Path, title: str) -> None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -119,7 +118,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     from scratch.dataset import DatasetNotFoundError, load_mnist
-    from scratch.io import load_params
+    from scratch.io import atomic_target, book_weights_file, load_params
 
     rng = np.random.default_rng(args.seed)
     net = SimpleConvNet(rng=rng)
@@ -137,14 +136,11 @@ def main(argv=None) -> int:
         label = f"{args.train_steps} Adam steps on MNIST {'train' if train_split else 'test'}"
         summary.update(first_loss=losses[0], last_loss=losses[-1])
     else:
-        path = args.params
-        if path is None:
-            folder = os.environ.get("ZEROTORCH_BOOK_WEIGHTS")
-            if not folder:
-                print("ch7_filters: set ZEROTORCH_BOOK_WEIGHTS, or pass --params or "
-                      "--train-steps")
-                return 2
-            path = Path(folder) / "simple_convnet.pkl"
+        try:
+            path = book_weights_file(args.params or "simple_convnet.pkl")
+        except FileNotFoundError as exc:
+            print(f"ch7_filters: {exc} (or pass --params or --train-steps)", file=sys.stderr)
+            return 2
         net.load_params(load_params(path))
         label = path.name
     after = net.params["W1"]
@@ -155,7 +151,8 @@ def main(argv=None) -> int:
     plot_responses(image, after, responses, args.out / "ch7_filter_response.png")
     summary.update(after=label, filter_std_before=float(before.std()),
                    filter_std_after=float(after.std()))
-    (args.out / "ch7_filters.json").write_text(json.dumps(summary, indent=2))
+    with atomic_target(args.out / "ch7_filters.json") as fh:
+        fh.write(json.dumps(summary, indent=2).encode())
     print(f"wrote {args.out / 'ch7_filters.png'} and {args.out / 'ch7_filter_response.png'}")
     return 0
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -34,12 +33,6 @@ from zerotorch import convnet as zconvnet  # noqa: E402
 DEFAULT_OUT = ROOT / "experiments" / "out"
 
 
-def _scratch_predictions(params, x, batch_size=500):
-    net = DeepConvNet().load_params(params)
-    return np.concatenate([net.predict(x[i:i + batch_size]).argmax(axis=1)
-                           for i in range(0, len(x), batch_size)])
-
-
 def float16_accuracies(params: dict, x: np.ndarray, t: np.ndarray, batch_size: int = 500,
                        progress: bool = False) -> dict:
     """Accuracy of DeepConvNet in float64, NumPy rounded-to-float16, and torch float16."""
@@ -50,15 +43,15 @@ def float16_accuracies(params: dict, x: np.ndarray, t: np.ndarray, batch_size: i
     p16 = {k: v.astype(np.float16).astype(np.float64) for k, v in p64.items()}
     x16 = x64.astype(np.float16).astype(np.float64)
     steps = tqdm(total=3, desc="float16", disable=not progress)
-    pred64 = _scratch_predictions(p64, x64, batch_size)
+    pred64 = DeepConvNet().load_params(p64).predict_labels(x64, batch_size)
     steps.update()
-    pred_round = _scratch_predictions(p16, x16, batch_size)
+    pred_round = DeepConvNet().load_params(p16).predict_labels(x16, batch_size)
     steps.update()
     net = zconvnet.DeepConvNet(dtype=torch.float16).load_params(params).eval()
-    with torch.no_grad():
-        logits = [net(torch.from_numpy(x64[i:i + batch_size]).half())
-                  for i in range(0, len(x64), batch_size)]
-    pred_half = torch.cat(logits).argmax(dim=1).numpy()
+    with torch.no_grad():  # the logits themselves: are they finite in float16?
+        logits = torch.cat([net(torch.from_numpy(x64[i:i + batch_size]).half())
+                            for i in range(0, len(x64), batch_size)])
+    pred_half = logits.argmax(dim=1).numpy()
     steps.update()
     steps.close()
     acc = {name: float(np.mean(p == t)) for name, p in
@@ -71,7 +64,7 @@ def float16_accuracies(params: dict, x: np.ndarray, t: np.ndarray, batch_size: i
         "predictions_changed": {"numpy_rounded": int(np.sum(pred_round != pred64)),
                                 "torch_float16": int(np.sum(pred_half != pred64))},
         "max_weight_rounding_error": float(max(np.abs(p16[k] - p64[k]).max() for k in p64)),
-        "logits_finite_in_float16": bool(torch.isfinite(torch.cat(logits)).all()),
+        "logits_finite_in_float16": bool(torch.isfinite(logits).all()),
     }
 
 
@@ -83,21 +76,20 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     args = ap.parse_args(argv)
     from scratch.dataset import load_mnist
-    from scratch.io import load_params
+    from scratch.io import atomic_target, book_weights_file, load_params
 
-    path = Path(args.weights)
-    if not path.exists():
-        folder = os.environ.get("ZEROTORCH_BOOK_WEIGHTS")
-        if not folder:
-            print("ch8_float16: set ZEROTORCH_BOOK_WEIGHTS to the folder of the book's weights")
-            return 2
-        path = Path(folder) / args.weights
+    try:
+        path = book_weights_file(args.weights)
+    except FileNotFoundError as exc:
+        print(f"ch8_float16: {exc}", file=sys.stderr)
+        return 2
     _, (x, t) = load_mnist(normalize=True, flatten=False, test_only=True)
     x, t = x[:args.limit], t[:args.limit]
     result = {"weights": path.name, **float16_accuracies(load_params(path), x, t,
                                                           progress=True)}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "ch8_float16.json").write_text(json.dumps(result, indent=2))
+    with atomic_target(args.out / "ch8_float16.json") as fh:
+        fh.write(json.dumps(result, indent=2).encode())
     print(f"DeepConvNet ({path.name}) on {result['images']} MNIST test images")
     for k, v in result["accuracy"].items():
         change = result["change_vs_float64"].get(k)

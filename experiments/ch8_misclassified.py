@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -35,13 +34,11 @@ def misclassified(params: dict, x: np.ndarray, t: np.ndarray, batch_size: int = 
     """(indices, predictions) of the images DeepConvNet misclassifies, and the accuracy."""
     from tqdm import tqdm
 
-    net = zconvnet.DeepConvNet(dtype=torch.float64).load_params(params).eval()
-    preds = []
-    with torch.no_grad():
-        for i in tqdm(range(0, len(x), batch_size), desc="DeepConvNet"):
-            xb = torch.from_numpy(np.asarray(x[i:i + batch_size], dtype=np.float64))
-            preds.append(net(xb).argmax(dim=1).numpy())
-    pred = np.concatenate(preds)
+    net = zconvnet.DeepConvNet(dtype=torch.float64).load_params(params)
+    xt = torch.from_numpy(np.asarray(x, dtype=np.float64))
+    chunk = 10 * batch_size  # progress every ten batches
+    pred = np.concatenate([net.predict_labels(xt[i:i + chunk], batch_size).numpy()
+                           for i in tqdm(range(0, len(x), chunk), desc="DeepConvNet")])
     wrong = np.flatnonzero(pred != t)
     return wrong, pred[wrong], float(np.mean(pred == t))
 
@@ -77,15 +74,13 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
     args = ap.parse_args(argv)
     from scratch.dataset import load_mnist
-    from scratch.io import load_params
+    from scratch.io import atomic_target, book_weights_file, load_params
 
-    path = Path(args.weights)
-    if not path.exists():
-        folder = os.environ.get("ZEROTORCH_BOOK_WEIGHTS")
-        if not folder:
-            print("ch8_misclassified: set ZEROTORCH_BOOK_WEIGHTS to the book's weights folder")
-            return 2
-        path = Path(folder) / args.weights
+    try:
+        path = book_weights_file(args.weights)
+    except FileNotFoundError as exc:
+        print(f"ch8_misclassified: {exc}", file=sys.stderr)
+        return 2
     _, (x, t) = load_mnist(normalize=True, flatten=False, test_only=True)
     x, t = x[:args.limit], t[:args.limit].astype(np.int64)
     wrong, pred, acc = misclassified(load_params(path), x, t)
@@ -93,10 +88,11 @@ def main(argv=None) -> int:
     title = (f"ch8 DeepConvNet ({path.name}): {len(wrong)} of {len(t)} test images "
              f"misclassified (accuracy {acc:.4f}); true → predicted")
     plot_gallery(x, t, wrong, pred, args.out / "ch8_misclassified.png", args.max_images, title)
-    (args.out / "ch8_misclassified.json").write_text(json.dumps({
-        "weights": path.name, "images": int(len(t)), "accuracy": acc,
-        "misclassified": [{"index": int(i), "true": int(t[i]), "predicted": int(p)}
-                          for i, p in zip(wrong, pred, strict=True)]}, indent=2))
+    record = {"weights": path.name, "images": int(len(t)), "accuracy": acc,
+              "misclassified": [{"index": int(i), "true": int(t[i]), "predicted": int(p)}
+                                for i, p in zip(wrong, pred, strict=True)]}
+    with atomic_target(args.out / "ch8_misclassified.json") as fh:
+        fh.write(json.dumps(record, indent=2).encode())
     print(f"{len(wrong)} misclassified (accuracy {acc:.4f}); wrote "
           f"{args.out / 'ch8_misclassified.png'}")
     return 0

@@ -32,7 +32,10 @@ DEEP_CONV_PARAMS = (
 
 def simple_convnet_shapes(input_dim=(1, 28, 28), conv_param=None, hidden_size=100,
                           output_size=10) -> dict[str, tuple[int, ...]]:
-    """Parameter shapes of ``SimpleConvNet`` (W1 (FN, C, FS, FS), W2 (FN·ph·pw, hidden), …)."""
+    """ch7.5 Parameter shapes of ``SimpleConvNet``.
+
+    W1 (FN, C, FS, FS), b1 (FN,), W2 (FN·ph·pw, hidden), b2, W3 (hidden, output), b3.
+    """
     cp = {**SIMPLE_CONV_PARAM, **(conv_param or {})}
     c, h, w = input_dim
     fn, fs = cp["filter_num"], cp["filter_size"]
@@ -45,7 +48,10 @@ def simple_convnet_shapes(input_dim=(1, 28, 28), conv_param=None, hidden_size=10
 
 def deep_convnet_shapes(input_dim=(1, 28, 28), conv_params=DEEP_CONV_PARAMS, hidden_size=50,
                         output_size=10) -> dict[str, tuple[int, ...]]:
-    """Parameter shapes of ``DeepConvNet``: six convolutions (a 2×2 pool after each pair)."""
+    """ch8.1.1 Parameter shapes of ``DeepConvNet``.
+
+    Six convolutions W1..W6 (a 2×2 pool after each pair), then W7 (flat, hidden), W8.
+    """
     c, h, w = input_dim
     shapes = {}
     for i, cp in enumerate(conv_params, start=1):
@@ -86,15 +92,16 @@ class _ConvNetBase:
         """Mean cross-entropy of softmax(predict(x)) (the book's, with 1e-7 in the log)."""
         return self.last_layer.forward(self.predict(x, train_flg), t)
 
+    def predict_labels(self, x, batch_size=100):
+        """(N,) argmax class of every sample, predicted in test mode ``batch_size`` at a time."""
+        return np.concatenate([np.argmax(self.predict(x[i:i + batch_size], train_flg=False),
+                                         axis=1) for i in range(0, x.shape[0], batch_size)])
+
     def accuracy(self, x, t, batch_size=100):
-        """Fraction of correct argmax predictions over *all* N samples (no dropped batch)."""
+        """ch7.5 Fraction of correct argmax predictions over *all* N samples (no dropped batch)."""
         if t.ndim != 1:
             t = np.argmax(t, axis=1)
-        correct = 0
-        for i in range(0, x.shape[0], batch_size):
-            y = self.predict(x[i:i + batch_size], train_flg=False)
-            correct += int(np.sum(np.argmax(y, axis=1) == t[i:i + batch_size]))
-        return correct / x.shape[0]
+        return int(np.sum(self.predict_labels(x, batch_size) == t)) / x.shape[0]
 
     def gradient(self, x, t):
         """Backpropagation in training mode; returns grads keyed like ``params``."""

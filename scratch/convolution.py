@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from scratch.util import check_geometry, col2im, im2col, is_channels_last, pad_input
+from scratch.util import (
+    check_geometry,
+    col2im,
+    float_dtype,
+    im2col,
+    is_channels_last,
+    pad_input,
+)
 
 # Images per im2col block: the block's columns stay near this many bytes, so im2col, the
 # matrix product and col2im of a block run in cache instead of streaming a (N·oh·ow, C·FH·FW)
@@ -57,7 +64,7 @@ class Convolution:
         N = x.shape[0]
         self.x = x
         col_W = self.W.reshape(FN, -1).T  # (C·FH·FW, FN)
-        dtype = np.result_type(x.dtype if x.dtype.kind == "f" else np.float64, col_W, self.b)
+        dtype = np.result_type(float_dtype(x), col_W, self.b)
         out = np.empty((N, out_h * out_w, FN), dtype=dtype)  # (N, oh·ow, FN)
         for blk in self._blocks(N, out_h, out_w):
             col = im2col(x[blk], FH, FW, self.stride, self.pad)  # (n·oh·ow, C·FH·FW)
@@ -68,7 +75,8 @@ class Convolution:
     def backward(self, dout):
         FN, C, FH, FW = self.W.shape
         N, _, H, W = self.x.shape
-        out_h, out_w = dout.shape[2:]
+        out_h, out_w = check_geometry(self.x.shape, FH, FW, self.stride, self.pad)
+        _check_dout("Convolution", dout, (N, FN, out_h, out_w))
         d3 = dout.transpose(0, 2, 3, 1).reshape(N, out_h * out_w, FN)  # (N, oh·ow, FN)
         col_W = self.W.reshape(FN, -1).T  # (C·FH·FW, FN)
         dtype = np.result_type(d3, col_W)
@@ -161,9 +169,11 @@ class Pooling:
     def backward(self, dout):
         s, p = self.stride, self.pad
         out_h, out_w = self.out_hw
+        _check_dout(f"Pooling {self.pool_h}x{self.pool_w}", dout,
+                    (*self.x_shape[:2], out_h, out_w))
         # in the memory order of self.img, contiguous, so each product below streams
         dout = np.ascontiguousarray(dout.transpose(0, 2, 3, 1) if self.nhwc else dout)
-        dimg = np.zeros(self.img.shape, dtype=_grad_dtype(dout))
+        dimg = np.zeros(self.img.shape, dtype=float_dtype(dout))
         tiled = s >= self.pool_h and s >= self.pool_w
         # dout·hit equals "dout where hit, else 0" for finite dout (inf·0 would be NaN)
         finite = bool(np.isfinite(dout).all())
@@ -185,6 +195,8 @@ class Pooling:
         return dimg[:, :, p:p + H, p:p + W]  # (N, C, H, W)
 
 
-def _grad_dtype(dout) -> np.dtype:
-    dt = np.asarray(dout).dtype
-    return dt if dt.kind == "f" else np.dtype(np.float64)
+def _check_dout(what: str, dout, expected: tuple) -> None:
+    """``dout`` must have the forward output's shape (a smaller one would broadcast silently)."""
+    if tuple(np.shape(dout)) != tuple(expected):
+        raise ValueError(f"{what}.backward: dout has shape {tuple(np.shape(dout))}, expected the "
+                         f"forward output's shape {tuple(expected)}")

@@ -29,15 +29,14 @@ import hashlib
 import http.client
 import math
 import os
-import tempfile
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
 import numpy as np
+
+from scratch.io import atomic_target
 
 __all__ = [
     "DATASETS",
@@ -324,19 +323,6 @@ def read_split(dataset: str = "mnist", split: str = "test",
 # --------------------------------------------------------------------------- downloading
 
 
-@contextmanager
-def _atomic_target(path: Path) -> Iterator:
-    """A temp file in ``path``'s folder, renamed onto ``path`` on success, removed on failure."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _progress(total: int | None, name: str):
     try:
         from tqdm.auto import tqdm
@@ -347,7 +333,7 @@ def _progress(total: int | None, name: str):
 
 def _fetch(url: str, target: Path, md5: str) -> None:
     """Stream ``url`` into ``target`` atomically, checking the md5 before the rename."""
-    with _atomic_target(target) as out:
+    with atomic_target(target) as out:
         digest = hashlib.md5()
         with urlopen(url, timeout=TIMEOUT_S) as response:
             length = response.headers.get("Content-Length")
@@ -368,7 +354,7 @@ def _fetch(url: str, target: Path, md5: str) -> None:
 
 def _extract(gz_path: Path) -> None:
     """Write the extracted file next to ``gz_path`` (what torchvision's readers open)."""
-    with _atomic_target(gz_path.with_suffix("")) as out:
+    with atomic_target(gz_path.with_suffix("")) as out:
         out.write(_read_bytes(gz_path))
 
 

@@ -9,7 +9,8 @@ anything is called. ``.npz`` files are read with ``allow_pickle=False``.
 ``save_params`` writes ``.npz`` (the recommended format) or, for the book's own code, a ``.pkl``
 holding plain numeric arrays only (protocol 4, readable by ``load_params`` and by the book's
 ``pickle.load``). Both are written atomically: a temp file in the target folder, then
-``os.replace``.
+``os.replace``. ``book_weights_file`` finds one of the book's published files through
+``ZEROTORCH_BOOK_WEIGHTS`` (the experiments share it).
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ import io
 import os
 import pickle
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["UnsafePickleError", "load_params", "save_params", "ALLOWED_GLOBALS"]
+__all__ = ["UnsafePickleError", "load_params", "save_params", "atomic_target",
+           "book_weights_file", "ALLOWED_GLOBALS"]
 
 # (module, name) a params pickle may reference. NumPy moved ``numpy.core`` to ``numpy._core`` in
 # 2.0; pickles name either, so both spellings are listed and resolved to the installed one.
@@ -161,12 +166,44 @@ def save_params(params: dict, path: str | os.PathLike) -> Path:
     else:
         raise ValueError(f"{path}: unknown parameter file suffix {path.suffix!r}; use .npz (or "
                          ".pkl for the book's code)")
+    with atomic_target(path) as fh:
+        fh.write(payload)
+    return path
+
+
+@contextmanager
+def atomic_target(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    """ch7.5 (saving parameters) an atomic write: yields a binary temp file.
+
+    The temp file sits in ``path``'s folder; it is renamed onto ``path`` on success and removed
+    on failure, so readers see the old file or the complete new one, never a partial one.
+    """
+    path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
+            yield fh
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def book_weights_file(name: str | os.PathLike) -> Path:
+    """ch7.5 / ch8.1 One of the book's published weight files: ``name`` itself if that file
+    exists, else ``$ZEROTORCH_BOOK_WEIGHTS/name``.
+
+    Raises:
+        FileNotFoundError: the message names the path tried, or says the variable is unset.
+    """
+    path = Path(name)
+    if path.is_file():
+        return path
+    folder = os.environ.get("ZEROTORCH_BOOK_WEIGHTS")
+    if not folder:
+        raise FileNotFoundError(f"{name} is not a file and ZEROTORCH_BOOK_WEIGHTS is not set: "
+                                "point it at the folder of the book's weight files")
+    path = Path(folder) / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist (ZEROTORCH_BOOK_WEIGHTS={folder})")
     return path

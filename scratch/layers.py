@@ -63,6 +63,9 @@ class Affine:
     def forward(self, x):
         self.original_x_shape = x.shape
         self.x = x.reshape(x.shape[0], -1)  # (N, in)
+        if self.x.shape[1] != self.W.shape[0]:
+            raise ValueError(f"Affine: input {x.shape} flattens to {self.x.shape}, but W is "
+                             f"{self.W.shape}: expected {self.W.shape[0]} features per sample")
         return self.x @ self.W + self.b  # (N, out)
 
     def backward(self, dout):
@@ -90,9 +93,6 @@ class MulLayer:
 
 class AddLayer:
     """ch5.4.2 addition node z = x + y; backward passes dout to both inputs (as new arrays)."""
-
-    def __init__(self):
-        pass
 
     def forward(self, x, y):
         return x + y
@@ -123,14 +123,26 @@ class SoftmaxWithLoss:
 
     def backward(self, dout=1):
         y = self.y.reshape(-1, self.y.shape[-1])  # (N, C); a 1-D x is a batch of one
-        n = y.shape[0]
-        t = np.asarray(self.t)
-        if t.size == y.size:  # one-hot
-            dx = y - t.reshape(y.shape)
-        else:
-            dx = y.copy()
-            dx[np.arange(n), t.reshape(-1)] -= 1
-        return (dout * dx / n).reshape(self.y.shape)
+        return (dout * softmax_loss_grad(y, self.t)).reshape(self.y.shape)
+
+
+def softmax_loss_grad(y, t):
+    """ch5.6.3 (y − t)/N, the gradient of the mean cross-entropy w.r.t. the softmax's input.
+
+    Args:
+        y: (N, C) softmax probabilities.
+        t: (N,) class indices or (N, C) one-hot labels (same size as ``y`` means one-hot).
+    Returns a new (N, C) array; neither argument is modified.
+    """
+    n = y.shape[0]
+    t = np.asarray(t)
+    if t.size == y.size:  # one-hot
+        return (y - t.reshape(y.shape)) / n
+    dy = y.copy()
+    dy[np.arange(n), t.reshape(-1)] -= 1
+    return dy / n
+
+
 from scratch.normalization import BatchNormalization, Dropout  # noqa: E402,F401
 
 from scratch.convolution import Convolution, Pooling  # noqa: E402,F401  # isort: skip

@@ -7,9 +7,9 @@ batch norm). The weight decay (ch6.4.1) adds 0.5·λ·ΣW² over the weights onl
 λ·W to each dW.
 
 ``predict``/``loss`` default to ``train_flg=False`` (BN running statistics, dropout scaled by
-1 − ratio); ``gradient`` runs in training mode. ``numerical_gradient`` uses the same mode as
-``gradient`` (for the Extend net; with dropout it is only meaningful when every loss call draws
-the same mask: reseed the Dropout layers' ``rng``, as the tests do).
+1 − ratio); ``gradient`` and ``numerical_gradient`` run in training mode (with dropout the
+latter is only meaningful when every loss call draws the same mask: give the Dropout layers an
+``rng`` that repeats its draws, as the tests do).
 """
 
 from __future__ import annotations
@@ -21,14 +21,10 @@ import numpy as np
 from scratch.gradient import numerical_gradient
 from scratch.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 from scratch.normalization import BatchNormalization, Dropout
+from scratch.two_layer_net import accuracy_of
 from scratch.weight_init import init_std
 
 ACTIVATIONS = {"sigmoid": Sigmoid, "relu": Relu}
-
-
-def _labels_as_indices(t) -> np.ndarray:
-    t = np.asarray(t)
-    return t.argmax(axis=1) if t.ndim != 1 else t
 
 
 class MultiLayerNet:
@@ -123,16 +119,17 @@ class MultiLayerNet:
 
     def accuracy(self, x, t) -> float:
         """Fraction of correct argmaxes over every sample (test mode; indices or one-hot)."""
-        y = np.argmax(self.predict(x, train_flg=False), axis=1)
-        return float(np.sum(y == _labels_as_indices(t)) / y.shape[0])
+        return accuracy_of(self.predict(x, train_flg=False), t)
 
-    def _train_flg_for_gradient(self) -> bool:
-        return self.use_batchnorm or self.use_dropout
+    @property
+    def dropout_layers(self) -> list[Dropout]:
+        """The Dropout layers in order (empty unless ``use_dropout``), as ``DeepConvNet``'s."""
+        return [m for m in self.layers.values() if isinstance(m, Dropout)]
 
     def numerical_gradient(self, x, t) -> dict:
-        """Every parameter's gradient by central differences (h = 1e-4, the book's)."""
-        flg = self._train_flg_for_gradient()
-        loss = lambda _w: self.loss(x, t, train_flg=flg)
+        """Every parameter's gradient by central differences (h = 1e-4, the book's), in
+        training mode like ``gradient`` (no effect without BN or dropout)."""
+        loss = lambda _w: self.loss(x, t, train_flg=True)
         return {k: numerical_gradient(loss, v) for k, v in self.params.items()}
 
     def gradient(self, x, t) -> dict:

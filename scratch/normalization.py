@@ -34,8 +34,6 @@ class BatchNormalization:
         self.running_mean = running_mean
         self.running_var = running_var
         self.input_shape = None
-        self.batch_size = None
-        self.xc = None
         self.xn = None
         self.std = None
         self.train_flg = True
@@ -56,17 +54,15 @@ class BatchNormalization:
             mu = x2.mean(axis=0)
             xc = x2 - mu
             var = np.mean(xc ** 2, axis=0)  # biased: divides by N
-            std = np.sqrt(var + BN_EPS)
-            self.batch_size, self.xc, self.std = x2.shape[0], xc, std
-            self.xn = xc / std
+            self.std = np.sqrt(var + BN_EPS)
+            self.xn = xc / self.std
             m = self.momentum
             self.running_mean = m * self.running_mean + (1 - m) * mu
             self.running_var = m * self.running_var + (1 - m) * var
-            xn = self.xn
         else:
             self.std = np.sqrt(self.running_var + BN_EPS)
-            self.xn = xn = (x2 - self.running_mean) / self.std
-        out = self.gamma * xn + self.beta  # (N, D)
+            self.xn = (x2 - self.running_mean) / self.std
+        out = self.gamma * self.xn + self.beta  # (N, D)
         return out.reshape(self.input_shape)
 
     def backward(self, dout):

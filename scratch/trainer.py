@@ -16,16 +16,18 @@ Each step records the loss on its batch *after* the update, as the book does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+from scratch import optimizer as opt_mod  # the ch6 optimizers, by name
 
 SAMPLING = ("shuffle", "replacement")
 
 
 @dataclass
 class History:
-    """What ``Trainer.train`` measured (the book's ``train_loss_list`` and accuracy lists)."""
+    """ch6–ch8 what ``Trainer.train`` measured (the book's loss and accuracy lists)."""
 
     train_loss: list[float] = field(default_factory=list)  # one per update
     train_acc: list[float] = field(default_factory=list)  # one per evaluation
@@ -38,25 +40,22 @@ class History:
         return len(self.test_acc)
 
     def as_dict(self) -> dict:
-        return {"train_loss": list(self.train_loss), "train_acc": list(self.train_acc),
-                "test_acc": list(self.test_acc), "eval_iters": list(self.eval_iters),
-                "final_test_acc": self.final_test_acc}
+        return asdict(self)
 
 
 def make_optimizer(optimizer, optimizer_param: dict | None = None):
-    """An object with ``update(params, grads)``: returned as is, or built from the book's name."""
+    """ch6.1 an object with ``update(params, grads)``: returned as is, or built from its name.
+
+    ``optimizer_param`` defaults to the book's ``{'lr': 0.01}``; ``{}`` means the class defaults.
+    """
     if hasattr(optimizer, "update"):
         return optimizer
-    from scratch import optimizer as opt_mod  # the ch6 optimizers
-
-    classes = {name.lower(): getattr(opt_mod, name) for name in
-               ("SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adam")
-               if hasattr(opt_mod, name)}
+    classes = {name.lower(): getattr(opt_mod, name) for name in opt_mod.__all__}
     try:
         cls = classes[str(optimizer).lower()]
     except KeyError:
         raise ValueError(f"unknown optimizer {optimizer!r}; known: {sorted(classes)}") from None
-    return cls(**(optimizer_param or {"lr": 0.01}))
+    return cls(**({"lr": 0.01} if optimizer_param is None else optimizer_param))
 
 
 class Trainer:

@@ -23,7 +23,7 @@ from scratch.functions import (
     softmax,
 )
 from scratch.gradient import numerical_gradient
-from scratch.layers import Affine, Relu, SoftmaxWithLoss
+from scratch.layers import Affine, Relu, SoftmaxWithLoss, softmax_loss_grad
 
 # ch3.4.3: the hand-written 2-3-2-2 network of the book's forward-pass example.
 CH3_EXAMPLE = {
@@ -69,26 +69,17 @@ def predict(network: dict, x):
 # --- shared helpers ---------------------------------------------------------------------------
 
 
-def _labels_as_indices(t) -> np.ndarray:
+def accuracy_of(scores, t) -> float:
+    """ch3.6.2 accuracy: the fraction of rows whose argmax equals the label (none dropped).
+
+    Args:
+        scores: (N, C) scores or probabilities.
+        t: (N,) class indices or (N, C) one-hot labels.
+    """
     t = np.asarray(t)
-    return t.argmax(axis=1) if t.ndim != 1 else t
-
-
-def _accuracy(scores, t) -> float:
-    """Fraction of rows whose argmax equals the label, over every row (none dropped)."""
-    y = np.argmax(scores, axis=1)
-    return float(np.sum(y == _labels_as_indices(t)) / y.shape[0])
-
-
-def _softmax_loss_grad(y, t) -> np.ndarray:
-    """(y − t)/N for one-hot or index labels: the gradient of the mean cross-entropy."""
-    n = y.shape[0]
-    t = np.asarray(t)
-    if t.size == y.size:
-        return (y - t) / n
-    dy = y.copy()
-    dy[np.arange(n), t] -= 1
-    return dy / n
+    labels = t.argmax(axis=1) if t.ndim != 1 else t  # (N,)
+    y = np.argmax(scores, axis=1)  # (N,)
+    return float(np.sum(y == labels) / y.shape[0])
 
 
 def _flat(x) -> np.ndarray:
@@ -98,6 +89,16 @@ def _flat(x) -> np.ndarray:
 
 def _default_rng(rng):
     return rng if rng is not None else np.random.default_rng()
+
+
+def _two_layer_params(input_size, hidden_size, output_size, weight_init_std, rng) -> dict:
+    """ch4.5.1 W1 (in, hidden), W2 (hidden, out) ~ N(0, std²), drawn in that order; b = 0."""
+    return {
+        "W1": weight_init_std * rng.standard_normal((input_size, hidden_size)),
+        "b1": np.zeros(hidden_size),
+        "W2": weight_init_std * rng.standard_normal((hidden_size, output_size)),
+        "b2": np.zeros(output_size),
+    }
 
 
 # --- ch4 --------------------------------------------------------------------------------------
@@ -127,17 +128,16 @@ class SimpleNet:
         return cross_entropy_error(softmax(self.predict(x)), t)
 
     def accuracy(self, x, t) -> float:
-        scores = np.atleast_2d(self.predict(x))  # (N, 3)
+        scores = np.atleast_2d(self.predict(x))  # (N, 3); a 1-D x is a batch of one
         t = np.asarray(t)
-        return _accuracy(scores, t.reshape(scores.shape) if t.size == scores.size
-                         else t.reshape(-1))
+        return accuracy_of(scores, t.reshape(scores.shape) if t.size == scores.size
+                           else t.reshape(-1))
 
     def gradient(self, x, t) -> dict:
         """dL/dW = xᵀ(y − t)/N, a 1-D ``x`` being a batch of one."""
         x2 = np.atleast_2d(x)  # (N, 2)
         y = softmax(x2 @ self.W)  # (N, 3)
-        t2 = np.asarray(t).reshape(y.shape) if np.size(t) == y.size else np.reshape(t, -1)
-        return {"W": x2.T @ _softmax_loss_grad(y, t2)}
+        return {"W": x2.T @ softmax_loss_grad(y, t)}
 
     def numerical_gradient(self, x, t) -> dict:
         return {"W": numerical_gradient(lambda _w: self.loss(x, t), self.W)}
@@ -154,13 +154,8 @@ class TwoLayerNetCh4:
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int,
                  weight_init_std: float = 0.01, rng: np.random.Generator | None = None):
-        rng = _default_rng(rng)
-        self.params = {
-            "W1": weight_init_std * rng.standard_normal((input_size, hidden_size)),
-            "b1": np.zeros(hidden_size),
-            "W2": weight_init_std * rng.standard_normal((hidden_size, output_size)),
-            "b2": np.zeros(output_size),
-        }
+        self.params = _two_layer_params(input_size, hidden_size, output_size,
+                                        weight_init_std, _default_rng(rng))
 
     def predict(self, x):
         """Softmax probabilities (N, output_size), as the book's ch4 ``predict``."""
@@ -173,7 +168,7 @@ class TwoLayerNetCh4:
         return cross_entropy_error(self.predict(x), t)
 
     def accuracy(self, x, t) -> float:
-        return _accuracy(self.predict(x), t)
+        return accuracy_of(self.predict(x), t)
 
     def numerical_gradient(self, x, t) -> dict:
         """ch4.5.1 every parameter's gradient by central differences (slow: 2 losses a weight)."""
@@ -187,7 +182,7 @@ class TwoLayerNetCh4:
         a1 = x @ W1 + b1  # (N, hidden)
         z1 = sigmoid(a1)
         y = softmax(z1 @ W2 + b2)  # (N, out)
-        dy = _softmax_loss_grad(y, t)
+        dy = softmax_loss_grad(y, t)
         da1 = (dy @ W2.T) * sigmoid_grad(a1)
         return {"W1": x.T @ da1, "b1": da1.sum(axis=0), "W2": z1.T @ dy, "b2": dy.sum(axis=0)}
 
@@ -205,13 +200,8 @@ class TwoLayerNet:
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int,
                  weight_init_std: float = 0.01, rng: np.random.Generator | None = None):
-        rng = _default_rng(rng)
-        self.params = {
-            "W1": weight_init_std * rng.standard_normal((input_size, hidden_size)),
-            "b1": np.zeros(hidden_size),
-            "W2": weight_init_std * rng.standard_normal((hidden_size, output_size)),
-            "b2": np.zeros(output_size),
-        }
+        self.params = _two_layer_params(input_size, hidden_size, output_size,
+                                        weight_init_std, _default_rng(rng))
         self.layers = {
             "Affine1": Affine(self.params["W1"], self.params["b1"]),
             "Relu1": Relu(),
@@ -235,7 +225,7 @@ class TwoLayerNet:
         return self.last_layer.forward(self.predict(x), t)
 
     def accuracy(self, x, t) -> float:
-        return _accuracy(self.predict(x), t)
+        return accuracy_of(self.predict(x), t)
 
     def numerical_gradient(self, x, t) -> dict:
         loss = lambda _w: self.loss(x, t)

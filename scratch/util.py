@@ -16,6 +16,8 @@ terms in the same order as the book's loop):
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 
@@ -26,7 +28,7 @@ def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: in
 
 def check_geometry(x_shape, filter_h: int, filter_w: int, stride: int, pad: int,
                    channels: int | None = None, what: str = "convolution") -> tuple[int, int]:
-    """Validate an (N, C, H, W) input against a window; return (out_h, out_w).
+    """ch7.2.4 Validate an (N, C, H, W) input against a window; return (out_h, out_w).
 
     Raises ``ValueError`` with the same message on the scratch and zerotorch sides (zerotorch
     calls this function), naming the shapes it got and what it expected.
@@ -34,6 +36,11 @@ def check_geometry(x_shape, filter_h: int, filter_w: int, stride: int, pad: int,
     shape = tuple(int(s) for s in x_shape)
     if len(shape) != 4:
         raise ValueError(f"{what}: expected a 4-D input (N, C, H, W), got shape {shape}")
+    for name, value in (("stride", stride), ("pad", pad), ("filter_h", filter_h),
+                        ("filter_w", filter_w)):
+        # slicing needs integers; F.conv2d would raise a different TypeError for 1.5
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise ValueError(f"{what}: {name} must be an integer, got {name}={value!r}")
     if stride < 1:
         raise ValueError(f"{what}: stride must be a positive integer, got stride={stride}")
     if pad < 0:
@@ -50,19 +57,25 @@ def check_geometry(x_shape, filter_h: int, filter_w: int, stride: int, pad: int,
     return conv_output_size(h, filter_h, stride, pad), conv_output_size(w, filter_w, stride, pad)
 
 
-def _float_dtype(x: np.ndarray) -> np.dtype:
-    return x.dtype if x.dtype.kind in "fc" else np.dtype(np.float64)
+def float_dtype(x) -> np.dtype:
+    """ch7.4.3 The dtype results take: a floating ``x`` keeps its own.
+
+    Anything else computes in float64 (as the book's ``np.zeros`` buffers do).
+    """
+    dt = np.asarray(x).dtype
+    return dt if dt.kind in "fc" else np.dtype(np.float64)
 
 
 def is_channels_last(x: np.ndarray) -> bool:
-    """Whether an (N, C, H, W) array is stored channels-last (a transposed (N, H, W, C) array)."""
+    """ch7.4.3 Whether an (N, C, H, W) array is stored channels-last ((N, H, W, C) memory)."""
     return x.ndim == 4 and x.shape[1] > 1 and x.transpose(0, 2, 3, 1).flags.c_contiguous
 
 
 def pad_input(x: np.ndarray, pad: int, value: float = 0.0) -> np.ndarray:
-    """(N, C, H, W) → (N, C, H + 2P, W + 2P) filled with ``value`` (a new array; x untouched).
+    """ch7.2.2 padding: (N, C, H, W) → (N, C, H + 2P, W + 2P) filled with ``value``.
 
-    The padded array keeps the memory layout of ``x`` (channels-last stays channels-last).
+    A new array (``x`` untouched), or ``x`` itself when ``pad == 0``. The padded array keeps
+    the memory layout of ``x`` (channels-last stays channels-last).
     """
     if pad == 0:
         return x
@@ -70,9 +83,9 @@ def pad_input(x: np.ndarray, pad: int, value: float = 0.0) -> np.ndarray:
     shape = (n, c, h + 2 * pad, w + 2 * pad)
     if is_channels_last(x):
         out = np.full((n, h + 2 * pad, w + 2 * pad, c), value,
-                      dtype=_float_dtype(x)).transpose(0, 3, 1, 2)  # (N, C, Hp, Wp) view
+                      dtype=float_dtype(x)).transpose(0, 3, 1, 2)  # (N, C, Hp, Wp) view
     else:
-        out = np.full(shape, value, dtype=_float_dtype(x))
+        out = np.full(shape, value, dtype=float_dtype(x))
     out[:, :, pad:pad + h, pad:pad + w] = x
     return out
 
@@ -87,7 +100,7 @@ def im2col(input_data: np.ndarray, filter_h: int, filter_w: int, stride: int = 1
                                   what="im2col")
     n, c = input_data.shape[:2]
     img = pad_input(input_data, pad)
-    col = np.empty((n, out_h, out_w, c, filter_h, filter_w), dtype=_float_dtype(input_data))
+    col = np.empty((n, out_h, out_w, c, filter_h, filter_w), dtype=float_dtype(input_data))
     src = img.transpose(0, 2, 3, 1)  # (N, Hp, Wp, C) view
     for i in range(filter_h):
         for j in range(filter_w):
@@ -111,7 +124,7 @@ def col2im(col: np.ndarray, input_shape, filter_h: int, filter_w: int, stride: i
                          f"input shape {(n, c, h, w)}, filter {filter_h}x{filter_w}, "
                          f"stride={stride}, pad={pad}")
     col6 = col.reshape(n, out_h, out_w, c, filter_h, filter_w)
-    img = np.zeros((n, h + 2 * pad, w + 2 * pad, c), dtype=_float_dtype(col))  # (N, Hp, Wp, C)
+    img = np.zeros((n, h + 2 * pad, w + 2 * pad, c), dtype=float_dtype(col))  # (N, Hp, Wp, C)
     for i in range(filter_h):
         for j in range(filter_w):
             img[:, i:i + stride * out_h:stride, j:j + stride * out_w:stride, :] += \

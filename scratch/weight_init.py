@@ -40,7 +40,7 @@ def init_std(weight_init_std, fan_in: int) -> float:
 
 
 def init_weight(shape, weight_init_std, rng: np.random.Generator, fan_in: int | None = None):
-    """A weight array of ``shape`` drawn from N(0, std²), std from ``init_std``.
+    """ch6.2 a weight array of ``shape`` drawn from N(0, std²), std from ``init_std``.
 
     Args:
         shape: (in, out) or (FN, C, FH, FW); ``fan_in`` defaults to ``fan_in_of(shape)``.

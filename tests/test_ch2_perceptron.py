@@ -40,7 +40,8 @@ def test_book_parameters_and_boundary():
     assert sp.NAND_PARAMS == (-0.5, -0.5, 0.7)
     assert sp.OR_PARAMS == (0.5, 0.5, -0.2)
     # a weighted sum of exactly 0 gives 0 (the book's "<= theta -> 0")
-    assert sp.perceptron(1, 1, 0.5, 0.5, -1.0) == 0
+    assert sp.perceptron(1, 1, 0.5, 0.5, -1.0) == zp.perceptron(1, 1, 0.5, 0.5, -1.0) == 0
+    assert sp.perceptron(1, 1, 0.5, 0.5, -0.999) == zp.perceptron(1, 1, 0.5, 0.5, -0.999) == 1
     assert int(zp.Perceptron(0.5, 0.5, -1.0)(torch.tensor([[1.0, 1.0]]))[0]) == 0
 
 
@@ -49,8 +50,11 @@ def test_perceptron_module_matches_scratch_on_a_grid():
     x1, x2 = np.meshgrid(grid, grid)
     for params in (sp.AND_PARAMS, sp.NAND_PARAMS, sp.OR_PARAMS):
         want = sp.perceptron(x1, x2, *params)
+        assert 0 < want.sum() < want.size  # the grid straddles the decision line
         x = torch.tensor(np.stack([x1, x2], axis=-1))  # (13, 13, 2)
         np.testing.assert_array_equal(zp.Perceptron(*params)(x).numpy(), want)
+        np.testing.assert_array_equal(zp.perceptron(torch.tensor(x1), torch.tensor(x2),
+                                                    *params).numpy(), want)
 
 
 def test_xor_is_not_one_perceptron():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
+import torch
 
 from scratch.gradient import DIFF_H, gradient_descent, numerical_diff, numerical_gradient
 from scratch.two_layer_net import TwoLayerNetCh4
@@ -99,3 +102,16 @@ def test_float32_numerical_gradient_error_vs_float64():
     assert 0.1 < errors[np.float32] / rounding_scale < 10
     assert errors[np.float64] < 1e-6  # measured 1.6e-7
     assert errors[np.float32] / errors[np.float64] > 1e3
+
+
+def test_book_h_vs_gradcheck_eps():
+    """BOOK-NOTES: the book's h is 1e-4, ``torch.autograd.gradcheck``'s eps 1e-6 (float64).
+
+    Size: the central difference of x³ at 1 is 3 + h² exactly in real arithmetic (truncation
+    h²·f'''/6), so the book's h leaves 1e-8; h = 1e-6 leaves rounding (~eps/h ≈ 1e-10) instead.
+    """
+    assert inspect.signature(torch.autograd.gradcheck).parameters["eps"].default == 1e-6
+    cube = lambda x: x ** 3
+    book = numerical_diff(cube, 1.0) - 3.0
+    assert book == pytest.approx(DIFF_H ** 2, rel=1e-3)  # measured 9.9994e-9 (rounding 6e-13)
+    assert abs(numerical_diff(cube, 1.0, h=1e-6) - 3.0) < 1e-9

@@ -82,9 +82,11 @@ def test_book_ce_delta_caps_confident_wrong_answer():
     assert book == pytest.approx(16.118095650958, rel=1e-12)
     assert torch_ce == pytest.approx(50.0, rel=1e-12)
     assert torch_ce - book == pytest.approx(33.881904349, rel=1e-9)
-    # the zerotorch loss layer keeps the book's value; a larger gap changes nothing in the book
+    # the loss layers keep the book's value; a larger gap changes nothing in the book
     layer = SoftmaxWithLoss()
     assert layer.forward(x * 10, t) == pytest.approx(book, rel=1e-12)
+    assert zF.softmax_cross_entropy(torch.tensor(x * 10), torch.tensor(t)).item() == \
+        pytest.approx(book, rel=1e-12)
     assert _torch_ce(x * 10, t) == pytest.approx(500.0)
 
 

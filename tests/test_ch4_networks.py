@@ -57,12 +57,16 @@ def test_constructor_generators_are_explicit():
     b = snet.TwoLayerNetCh4(5, 4, 3, rng=np.random.default_rng(7))
     for k in a.params:
         np.testing.assert_array_equal(a.params[k], b.params[k])
-    assert np.all(a.params["b1"] == 0) and a.params["W1"].std() < 0.03  # std 0.01
+    assert np.all(a.params["b1"] == 0)
+    drawn = np.random.default_rng(7)  # W1 first, then W2, each 0.01·N(0, 1)
+    np.testing.assert_array_equal(a.params["W1"], 0.01 * drawn.standard_normal((5, 4)))
+    np.testing.assert_array_equal(a.params["W2"], 0.01 * drawn.standard_normal((4, 3)))
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     z1 = znet.TwoLayerNetCh4(5, 4, 3, generator=g1)
     z2 = znet.TwoLayerNetCh4(5, 4, 3, generator=g2)
     assert z1.W1.dtype == torch.get_default_dtype()
     assert torch.equal(z1.W1, z2.W1) and torch.equal(z1.b1, torch.zeros(4))
+    assert torch.equal(z1.W1, 0.01 * torch.randn(5, 4, generator=torch.Generator().manual_seed(3)))
 
 
 def test_load_params_errors_name_keys_and_shapes():

@@ -233,3 +233,36 @@ def test_relu_backward_zeroes_masked_entries_even_for_non_finite_dout():
     xt = torch.tensor(x, requires_grad=True)
     torch.relu(xt).backward(torch.tensor([[np.inf, np.nan, 5.0, -np.inf]]))
     np.testing.assert_array_equal(xt.grad.numpy(), dx)
+
+
+def test_affine_to_and_from_nn_linear(rng):
+    """BOOK-NOTES: Affine's W is (in, out), ``nn.Linear.weight`` is (out, in) = W.T; the
+    conversion round-trips exactly and both give the same output and gradients."""
+    W, b = rng.standard_normal((12, 5)), rng.standard_normal(5)
+    affine = znn.Affine(W, b)
+    lin = znn.to_linear(affine)
+    assert lin.weight.shape == (5, 12) and lin.weight.dtype == torch.float64
+    np.testing.assert_array_equal(lin.weight.detach().numpy(), W.T)
+    back = znn.from_linear(lin)
+    np.testing.assert_array_equal(back.W.detach().numpy(), W)
+    np.testing.assert_array_equal(back.b.detach().numpy(), b)
+    x = rng.standard_normal((4, 3, 2, 2))  # (N, C, H, W) → (N, 12) on both
+    dout = torch.tensor(rng.standard_normal((4, 5)))
+    y_a = affine(torch.tensor(x))
+    y_l = lin(torch.tensor(x).reshape(4, -1))
+    np.testing.assert_allclose(y_l.detach().numpy(), y_a.detach().numpy(), rtol=1e-14,
+                               atol=1e-15)
+    y_a.backward(dout)
+    y_l.backward(dout)
+    np.testing.assert_allclose(lin.weight.grad.numpy(), affine.W.grad.numpy().T, rtol=1e-14,
+                               atol=1e-15)
+    np.testing.assert_allclose(lin.bias.grad.numpy(), affine.b.grad.numpy(), rtol=1e-14)
+
+
+def test_affine_shape_error_names_the_shapes(rng):
+    W, b = rng.standard_normal((12, 5)), np.zeros(5)
+    msg = r"\(4, 3, 2, 3\) flattens to \(4, 18\).*\(12, 5\).*12 features"
+    with pytest.raises(ValueError, match=msg):
+        sl.Affine(W, b).forward(rng.standard_normal((4, 3, 2, 3)))
+    with pytest.raises(ValueError, match=msg):
+        znn.Affine(W, b)(torch.tensor(rng.standard_normal((4, 3, 2, 3))))

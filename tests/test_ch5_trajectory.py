@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from scratch import two_layer_net as snet
+from scratch.optimizer import SGD
 from zerotorch import two_layer_net as znet
 
 STEPS = 200
@@ -21,17 +22,6 @@ LR = 0.1
 SUBSET = 2000  # images drawn from
 LOSS_ATOL = 1e-10
 WEIGHT_ATOL = 1e-9
-
-
-class PlainSGD:
-    """update(params, grads): p ← p − lr·g (the book's SGD; scratch.optimizer has the same)."""
-
-    def __init__(self, lr):
-        self.lr = lr
-
-    def update(self, params, grads):
-        for k in params:
-            params[k] -= self.lr * grads[k]
 
 
 _CACHE: dict = {}
@@ -62,7 +52,7 @@ def test_200_sgd_steps_same_losses_and_weights(name, real_images):
     rng = np.random.default_rng(2026)
     net = getattr(snet, name)(784, 50, 10, rng=rng)
     zt = getattr(znet, name)(784, 50, 10, dtype=torch.float64).load_params(net.params)
-    opt_s, opt_t = PlainSGD(LR), torch.optim.SGD(zt.parameters(), lr=LR)
+    opt_s, opt_t = SGD(LR), torch.optim.SGD(zt.parameters(), lr=LR)
     x_t, t_t = torch.tensor(x), torch.tensor(t)
     losses_s, losses_t = [], []
     for _ in range(STEPS):
@@ -93,7 +83,7 @@ def test_trajectory_tolerance_detects_a_small_gradient_error(real_images):
     a = snet.TwoLayerNet(784, 50, 10, rng=rng)
     b = snet.TwoLayerNet(784, 50, 10, rng=np.random.default_rng(0))
     b.params = {k: v.copy() for k, v in a.params.items()}
-    opt = PlainSGD(LR)
+    opt = SGD(LR)
     for step in range(20):
         idx = rng.choice(len(x), BATCH, replace=False)
         opt.update(a.params, a.gradient(x[idx], t[idx]))

@@ -7,12 +7,20 @@ compare loss and every gradient with autograd and central differences.
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
 
+import scratch.layers
+import scratch.networks
 import scratch.optimizer as so
+import scratch.weight_init
+import zerotorch.networks
+import zerotorch.nn
 import zerotorch.optim as zo
+import zerotorch.weight_init
 from scratch.multi_layer_net import MultiLayerNet, MultiLayerNetExtend
 from zerotorch import multi_layer_net as zmln
 from zerotorch.crosscheck import REGISTRY, Impl, concepts, run_concept, scratch_impl
@@ -292,3 +300,53 @@ def test_registry_catches_planted_network_bug():
     result = run_concept(pair, Impl("planted", {"networks": type("m", (), {
         "MultiLayerNet": DecayEverything})}))
     assert result.status == "FAIL" and result.first_failure().name == "db1"
+
+
+def test_predict_and_loss_default_to_test_mode(rng):
+    """BOOK-NOTES: ``predict``/``loss`` default to ``train_flg=False`` (BN running statistics,
+    dropout × (1 − ratio)) and ``gradient`` trains: a default call draws no mask and leaves the
+    running statistics alone, on both sides."""
+    net, net_t = _pair(rng, use_batchnorm=True, use_dropout=True, dropout_ratio=0.3)
+    x, t = _data(rng)
+    net.gradient(x, t)  # one training pass: running statistics become nonzero
+    net_t.load_params(net.params)
+    for i in (1, 2):
+        for name in ("running_mean", "running_var"):
+            getattr(net_t.layers[f"BatchNorm{i}"], name).copy_(
+                torch.as_tensor(getattr(net.layers[f"BatchNorm{i}"], name)))
+    before = [bn.running_var.copy() for bn in (net.layers["BatchNorm1"], net.layers["BatchNorm2"])]
+    masks = [d.mask for d in net.dropout_layers]
+    y = net.predict(x)
+    np.testing.assert_array_equal(y, net.predict(x, train_flg=False))
+    assert net.loss(x, t) == net.loss(x, t, train_flg=False)
+    assert all(d.mask is m for d, m in zip(net.dropout_layers, masks, strict=True))
+    for bn, rv in zip((net.layers["BatchNorm1"], net.layers["BatchNorm2"]), before, strict=True):
+        np.testing.assert_array_equal(bn.running_var, rv)
+    net_t.train()  # the book's call ignores the module's mode
+    np.testing.assert_allclose(net_t.predict(torch.tensor(x)).detach().numpy(), y,
+                               rtol=1e-12, atol=1e-14)
+    assert net_t.training and all(d.mask is None for d in net_t.dropout_layers)
+    assert not np.allclose(net.predict(x, train_flg=True), y)  # the modes really differ
+
+
+@pytest.mark.parametrize("name", ["SimpleNet", "TwoLayerNetCh4", "TwoLayerNet", "MultiLayerNet",
+                                  "MultiLayerNetExtend", "BatchNormalization", "Dropout",
+                                  "Affine", "init_weight"])
+def test_scratch_and_zerotorch_share_constructor_arguments(name):
+    """Same names, same book arguments in the same order with the same defaults; the zerotorch
+    side swaps ``rng`` for ``generator`` and may only *add* keyword options after them."""
+    sides = [(scratch.networks, zerotorch.networks), (scratch.layers, zerotorch.nn),
+             (scratch.weight_init, zerotorch.weight_init)]
+    s_obj, z_obj = next((getattr(s, name), getattr(z, name)) for s, z in sides
+                        if hasattr(s, name))
+    named = lambda obj: {k: p for k, p in inspect.signature(obj).parameters.items()
+                         if p.kind is not inspect.Parameter.VAR_KEYWORD}
+    s_params, z_params = named(s_obj), named(z_obj)
+    rename = {"rng": "generator"}
+    book = [rename.get(k, k) for k in s_params]
+    assert list(z_params)[:len(book)] == book
+    for k, p in s_params.items():
+        if k not in rename:  # an unseeded generator is torch's default, an explicit rng ours
+            assert z_params[k].default == p.default, k
+    extra = list(z_params)[len(book):]
+    assert all(z_params[k].default is not inspect.Parameter.empty for k in extra), extra

@@ -38,7 +38,10 @@ def _t(a):
 def test_bn_book_defaults(rng):
     layer = sn.BatchNormalization(np.ones(D), np.zeros(D))
     assert layer.momentum == 0.9 and sn.BN_EPS == 1e-6 and zn.BN_EPS == 1e-6
-    layer.forward(_x(rng))
+    x = _x(rng)
+    layer.forward(x)  # running statistics start at 0: one step leaves 0.1 × the batch's
+    np.testing.assert_allclose(layer.running_mean, 0.1 * x.mean(axis=0), rtol=1e-14)
+    np.testing.assert_allclose(layer.running_var, 0.1 * x.var(axis=0), rtol=1e-14)
     z = zn.BatchNormalization(np.ones(D), np.zeros(D))
     assert torch.equal(z.running_var, torch.zeros(D, dtype=torch.float64))
     assert z.momentum == 0.9 and z.eps == 1e-6 and not z.unbiased_running_var
@@ -113,6 +116,11 @@ def test_bn_initial_running_var_difference_after_one_step(rng):
                                rtol=1e-12)
     torch_like.eval()
     gap = np.abs(book.forward(xe, train_flg=False) - torch_like(_t(xe)).detach().numpy()).max()
+    # the cause, in closed form: the same centred input divided by two different std's
+    centred, var = xe - 0.1 * x.mean(axis=0), x.var(axis=0)
+    predicted = np.abs(centred / np.sqrt(0.1 * var + 1e-6)
+                       - centred / np.sqrt(0.9 + 0.1 * var + 1e-6)).max()
+    assert gap == pytest.approx(predicted, rel=1e-12)
     assert 1.0 < gap < 20.0  # measured 6.85 here (BOOK-NOTES: 4.12 on its data)
     # the flag on our side reproduces the book exactly
     ours = zn.BatchNormalization(np.ones(D), np.zeros(D))

@@ -125,8 +125,8 @@ def test_pooling_pads_with_zeros_where_max_pool2d_pads_with_minus_infinity(rng):
     torch_default = F.max_pool2d(torch.from_numpy(x), 2, 2, padding=1).numpy()
     assert book.shape == torch_default.shape == (1, 1, 3, 3)
     differs = book != torch_default
-    # every output window touches the padding except none: 8 border windows and the centre one
-    # (rows 1-2, cols 1-2) holds only real pixels
+    # the 8 border windows touch the padding; the centre one (rows 1-2, cols 1-2) holds only
+    # real pixels, so it agrees
     assert differs.sum() == 8 and not differs[0, 0, 1, 1]
     np.testing.assert_array_equal(book[differs], 0.0)
     assert (torch_default < -1.0).all()
@@ -138,14 +138,22 @@ def test_pooling_pads_with_zeros_where_max_pool2d_pads_with_minus_infinity(rng):
                                   F.max_pool2d(torch.from_numpy(xp), 2, 2, padding=1).numpy())
 
 
-def test_pooling_output_size_counts_the_padding():
-    """The book computes out_h = 1 + (H − PH)/S, ignoring pad, so pad = 1 crashes in reshape;
-    ours uses (H + 2P − PH)//S + 1 like F.max_pool2d."""
-    x = np.zeros((2, 3, 6, 6))
-    assert Pooling(2, 2, 2, pad=1).forward(x).shape == (2, 3, 4, 4)
-    assert F.max_pool2d(torch.from_numpy(x), 2, 2, padding=1).shape == (2, 3, 4, 4)
-    book_h = int(1 + (6 - 2) / 2)
-    assert book_h == 3  # what the book's formula gives
+def test_pooling_output_size_counts_the_padding(rng):
+    """The book computes out_h = 1 + (H − PH)/S, ignoring pad: with pad = 1 its im2col yields
+    4×4 windows per channel but it reshapes them into 3×3, and NumPy refuses. Ours uses
+    (H + 2P − PH)//S + 1 like F.max_pool2d (and zero padding, so the values differ there)."""
+    from benchmarks.convnet import TextbookPooling  # the book's Pooling, written out
+
+    x = rng.random((2, 3, 6, 6))  # non-negative: zero and −inf padding agree
+    with pytest.raises(ValueError, match="cannot reshape"):
+        TextbookPooling(2, 2, stride=2, pad=1).forward(x)
+    ours = Pooling(2, 2, 2, pad=1).forward(x)
+    assert ours.shape == (2, 3, 4, 4)
+    np.testing.assert_array_equal(ours, F.max_pool2d(torch.from_numpy(x), 2, 2,
+                                                     padding=1).numpy())
+    # without padding the book's layer and ours agree exactly
+    np.testing.assert_array_equal(TextbookPooling(2, 2, stride=2).forward(x),
+                                  Pooling(2, 2, 2).forward(x))
 
 
 @pytest.mark.parametrize("method", ["conv2d", "im2col"])
@@ -163,11 +171,15 @@ def test_convolution_invalid_geometry_same_valueerror_both_sides(method):
             zconv.Convolution(W, b, method=method)(torch.from_numpy(x))
         assert str(e_s.value) == str(e_t.value)
         assert "W of shape (2, 3, 3, 3)" in str(e_s.value)
-    with pytest.raises(ValueError, match="stride must be a positive integer") as e_s:
-        Convolution(W, b, stride=0).forward(np.zeros((1, 3, 5, 5)))
-    with pytest.raises(ValueError, match="stride must be a positive integer") as e_t:
-        zconv.Convolution(W, b, stride=0, method=method)(torch.zeros(1, 3, 5, 5))
-    assert str(e_s.value) == str(e_t.value)
+    for kw, msg in (({"stride": 0}, "stride must be a positive integer"),
+                    ({"pad": -1}, "pad must be >= 0, got pad=-1"),
+                    ({"pad": 0.5}, "pad must be an integer, got pad=0.5")):
+        with pytest.raises(ValueError, match=msg) as e_s:
+            Convolution(W, b, **kw).forward(np.zeros((1, 3, 5, 5)))
+        with pytest.raises(ValueError, match=msg) as e_t:
+            zconv.Convolution(W, b, **kw, method=method)(torch.zeros(1, 3, 5, 5,
+                                                                     dtype=torch.float64))
+        assert str(e_s.value) == str(e_t.value)
 
 
 @pytest.mark.parametrize("method", ["max_pool2d", "im2col"])
@@ -176,6 +188,8 @@ def test_pooling_invalid_geometry_same_valueerror_both_sides(method):
         (np.zeros((1, 1, 2, 2)), (3, 3, 1, 0), r"window 3x3 is larger than the padded input 2x2"),
         (np.zeros((1, 4, 4)), (2, 2, 2, 0), r"expected a 4-D input"),
         (np.zeros((1, 1, 4, 4)), (2, 2, -1, 0), r"stride must be a positive integer"),
+        (np.zeros((1, 1, 4, 4)), (2, 2, 1.5, 0), r"stride must be an integer, got stride=1.5"),
+        (np.zeros((1, 1, 4, 4)), (2, 2, 2, -1), r"pad must be >= 0, got pad=-1"),
     ]:
         with pytest.raises(ValueError, match=msg) as e_s:
             Pooling(*args).forward(x)
@@ -183,6 +197,11 @@ def test_pooling_invalid_geometry_same_valueerror_both_sides(method):
             zconv.Pooling(*args, method=method)(torch.from_numpy(x))
         assert str(e_s.value) == str(e_t.value)
         assert "Pooling" in str(e_s.value)
+
+
+# float32 keeps 24 bits (eps 6e-8); a 27-term dot product of O(1) values, or a sum of ~80
+# gradient terms, rounds to a few 1e-6 relative; 1e-5 is a float32 bound, float16 would miss it.
+FLOAT32_TOL = 1e-5
 
 
 def test_float32_stays_float32_and_matches_float64(rng):
@@ -198,7 +217,9 @@ def test_float32_stays_float32_and_matches_float64(rng):
     c64 = Convolution(W.astype(np.float64), b.astype(np.float64), 1, 1)
     p64 = Pooling(2, 2, 2)
     y64 = p64.forward(c64.forward(x.astype(np.float64)))
-    np.testing.assert_allclose(y, y64, rtol=1e-5, atol=1e-5)
+    dx64 = c64.backward(p64.backward(dout.astype(np.float64)))
+    for a, e in ((y, y64), (dx, dx64), (conv.dW, c64.dW), (conv.db, c64.db)):
+        np.testing.assert_allclose(a, e, rtol=FLOAT32_TOL, atol=FLOAT32_TOL)
 
 
 def test_blocked_convolution_equals_one_block(rng, monkeypatch):
@@ -251,3 +272,18 @@ def test_torch_gradcheck_judges_the_scratch_backward(rng):
     pool = as_function(Pooling(2, 2, 1))
     x = torch.tensor(rng.standard_normal((2, 2, 4, 5)), requires_grad=True)  # no ties
     assert torch.autograd.gradcheck(pool, (x,))
+
+
+def test_backward_rejects_a_dout_of_the_wrong_shape(rng):
+    """A (N, C, 1, 1) dout would broadcast silently over the pooling windows: refused."""
+    x = rng.standard_normal((2, 3, 6, 6))
+    pool = Pooling(2, 2, 2)
+    pool.forward(x)
+    with pytest.raises(ValueError, match=r"Pooling 2x2.backward: dout has shape \(2, 3, 1, 1\), "
+                                         r"expected the forward output's shape \(2, 3, 3, 3\)"):
+        pool.backward(np.ones((2, 3, 1, 1)))
+    conv = Convolution(rng.standard_normal((4, 3, 3, 3)), np.zeros(4), stride=1, pad=1)
+    conv.forward(x)
+    with pytest.raises(ValueError, match=r"Convolution.backward: dout has shape \(2, 4, 6\), "
+                                         r"expected the forward output's shape \(2, 4, 6, 6\)"):
+        conv.backward(np.ones((2, 4, 6)))

@@ -7,6 +7,7 @@ import types
 import numpy as np
 import pytest
 
+import scratch.convnet as sconvnet
 import scratch.convolution as sconv
 import scratch.util as sutil
 from zerotorch.crosscheck import (
@@ -94,18 +95,14 @@ def test_im2col_with_columns_in_fh_fw_c_order_fails():
     assert result.status == "FAIL" and result.first_failure().name == "forward"
 
 
-def test_network_trajectory_pair_catches_a_wrong_pooling_gradient():
+def test_network_trajectory_pair_catches_a_wrong_pooling_gradient(monkeypatch):
     class HalfGradPooling(sconv.Pooling):
         def backward(self, dout):
             return 0.5 * super().backward(dout)
 
-    base = scratch_impl()
-    import scratch.convnet as sc
-
-    real = sc.Pooling
-    sc.Pooling = HalfGradPooling
-    try:
-        result = run_concept(REGISTRY["networks.SimpleConvNet[adam-trajectory]"], base)
-    finally:
-        sc.Pooling = real
+    concept = REGISTRY["networks.SimpleConvNet[adam-trajectory]"]
+    assert run_concept(concept, scratch_impl()).status == "PASS"
+    monkeypatch.setattr(sconvnet, "Pooling", HalfGradPooling)
+    result = run_concept(concept, scratch_impl())
     assert result.status == "FAIL"
+    assert result.first_failure().name == "params trajectory"

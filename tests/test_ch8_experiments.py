@@ -3,7 +3,7 @@ is the same network as scratch (so its speed ratio compares like with like)."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
 from pathlib import Path
 
@@ -12,15 +12,12 @@ import pytest
 
 from scratch.convnet import DeepConvNet, SimpleConvNet
 from scratch.util import col2im, im2col
-
-ROOT = Path(__file__).resolve().parents[1]
+from zerotorch.crosscheck.compare import ATOL, RTOL
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """An experiment script as a module (``experiments/`` is a namespace package)."""
+    return importlib.import_module(f"experiments.{name}")
 
 
 def _is_png(path: Path) -> bool:
@@ -61,7 +58,23 @@ def test_ch8_float16_script_writes_json(tmp_path, book_weights, mnist_dir):
     exp = _load("ch8_float16")
     assert exp.main(["--out", str(tmp_path), "--limit", "100"]) == 0
     data = json.loads((tmp_path / "ch8_float16.json").read_text())
-    assert set(data["accuracy"]) == {"float64", "numpy_rounded", "torch_float16"}
+    assert data["weights"] == "deep_convnet.pkl" and data["images"] == 100
+    acc = data["accuracy"]
+    assert set(acc) == {"float64", "numpy_rounded", "torch_float16"}
+    assert acc["float64"] > 0.9  # the book's trained weights, not an untrained network
+    for k, changed in data["predictions_changed"].items():
+        assert data["change_vs_float64"][k] == pytest.approx(acc[k] - acc["float64"])
+        assert abs(acc[k] - acc["float64"]) <= changed / 100  # a changed prediction moves ≤ 1
+
+
+def test_ch8_scripts_without_weights_say_what_to_set(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("ZEROTORCH_BOOK_WEIGHTS", raising=False)
+    for name in ("ch8_float16", "ch8_misclassified"):
+        assert _load(name).main(["--out", str(tmp_path)]) == 2
+        assert "ZEROTORCH_BOOK_WEIGHTS is not set" in capsys.readouterr().err
+    assert _load("ch7_filters").main(["--out", str(tmp_path)]) == 2
+    assert "pass --params or --train-steps" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_benchmark_baseline_is_the_textbook_algorithm_and_the_same_network(rng):
@@ -71,8 +84,8 @@ def test_benchmark_baseline_is_the_textbook_algorithm_and_the_same_network(rng):
     for fh, fw, s, p in ((3, 3, 1, 1), (2, 3, 2, 0)):
         col = im2col(x, fh, fw, s, p)
         np.testing.assert_array_equal(bench.textbook_im2col(x, fh, fw, s, p), col)
-        np.testing.assert_allclose(bench.textbook_col2im(col, x.shape, fh, fw, s, p),
-                                   col2im(col, x.shape, fh, fw, s, p), rtol=1e-14)
+        np.testing.assert_array_equal(bench.textbook_col2im(col, x.shape, fh, fw, s, p),
+                                      col2im(col, x.shape, fh, fw, s, p))
     for cls, kw in ((SimpleConvNet, {"input_dim": (1, 12, 12)}),
                     (DeepConvNet, {"input_dim": (1, 12, 12)})):
         ours = cls(rng=np.random.default_rng(3), **kw)
@@ -84,4 +97,4 @@ def test_benchmark_baseline_is_the_textbook_algorithm_and_the_same_network(rng):
                     d.rng = np.random.default_rng(9)
         g1, g2 = ours.gradient(xb, t), base.gradient(xb, t)
         for k in g1:
-            np.testing.assert_allclose(g2[k], g1[k], rtol=1e-9, atol=1e-12, err_msg=k)
+            np.testing.assert_allclose(g2[k], g1[k], rtol=RTOL, atol=ATOL, err_msg=k)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
+import importlib
 
 import numpy as np
 import pytest
@@ -12,18 +11,17 @@ import torch
 from scratch.convnet import DeepConvNet
 from zerotorch import convnet as zc
 
-ROOT = Path(__file__).resolve().parents[1]
 N_IMAGES = 300
 # float16 keeps 11 significant bits (eps 9.8e-4); logits of a trained net move by well under 1 %
 # of their scale, so a few hundred images change at most a handful of predictions.
 MAX_ACCURACY_CHANGE = 0.01
-
-
-def _load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "experiments" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+# Relative logit error bounds in units of float16's eps 2**-10 ≈ 9.8e-4 (measured on small nets
+# over six seeds: rounded storage ≤ 2.4e-3, true float16 ≤ 3.7e-3). Storage rounding perturbs
+# each weight and pixel once (≤ 5 eps after the layers); float16 arithmetic also rounds every
+# product and partial sum of up to 36-term dot products (≤ 10 eps).
+EPS16 = 2.0**-10
+ROUNDED_STORAGE_MAX_REL = 5 * EPS16
+FLOAT16_ARITHMETIC_MAX_REL = 10 * EPS16
 
 
 def test_true_float16_arithmetic_differs_from_rounded_storage(rng):
@@ -40,10 +38,13 @@ def test_true_float16_arithmetic_differs_from_rounded_storage(rng):
     with torch.no_grad():
         y_half = z(torch.from_numpy(x).half())
     assert y_half.dtype == torch.float16
-    err_round = np.abs(y_round - y64).max() / np.abs(y64).max()
-    err_half = np.abs(y_half.double().numpy() - y64).max() / np.abs(y64).max()
-    assert 0 < err_round < 5e-3
-    assert 0 < err_half < 2e-2
+    scale = np.abs(y64).max()
+    err_round = np.abs(y_round - y64).max() / scale
+    err_half = np.abs(y_half.double().numpy() - y64).max() / scale
+    assert 0 < err_round < ROUNDED_STORAGE_MAX_REL
+    assert 0 < err_half < FLOAT16_ARITHMETIC_MAX_REL
+    # the two are different computations: they differ by float16 amounts, not float64 ones
+    assert np.abs(y_half.double().numpy() - y_round).max() / scale > EPS16 / 16
 
 
 def test_float16_changes_deepconvnet_accuracy_by_under_one_percent(book_weights, mnist_dir):
@@ -51,7 +52,7 @@ def test_float16_changes_deepconvnet_accuracy_by_under_one_percent(book_weights,
     from scratch.io import load_params
 
     _, (x, t) = load_mnist(normalize=True, flatten=False, test_only=True)
-    exp = _load("ch8_float16")
+    exp = importlib.import_module("experiments.ch8_float16")
     res = exp.float16_accuracies(load_params(book_weights / "deep_convnet.pkl"),
                                  x[:N_IMAGES], t[:N_IMAGES])
     acc = res["accuracy"]

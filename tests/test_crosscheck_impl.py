@@ -12,6 +12,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -24,7 +25,14 @@ import torch
 import torch.nn.functional as F
 
 from zerotorch.crosscheck import REGISTRY, Impl, LayerPair, concepts, format_table
-from zerotorch.crosscheck.user import check_concept, check_impl, exit_status, run_user
+from zerotorch.crosscheck.runner import ConceptResult
+from zerotorch.crosscheck.user import (
+    check_concept,
+    check_impl,
+    exit_status,
+    note_failed_requirements,
+    run_user,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPLS = Path(__file__).resolve().parent / "impls"
@@ -50,8 +58,7 @@ def _impl(**objects) -> Impl:
 
 
 def _concept(name: str):
-    if name not in REGISTRY:
-        pytest.skip(f"{name} is not registered")
+    assert name in REGISTRY, f"{name} is not registered: its --impl check would silently vanish"
     return REGISTRY[name]
 
 
@@ -108,7 +115,6 @@ def test_planted_bug_is_diagnosed(concept, book_attr, planted, stage, diagnosis)
     assert result.status == "FAIL", (result.status, result.error)
     assert result.first_failure().name == stage
     assert result.diagnosis, "no diagnosis"
-    import re
     assert re.search(diagnosis, result.diagnosis), result.diagnosis
 
 
@@ -281,7 +287,6 @@ def test_diagnosis_patterns_on_arrays():
     """The array patterns without a pair: axes order (conv dW), N/(N−1), momentum 9×, offset."""
     from zerotorch.crosscheck.compare import compare
     from zerotorch.crosscheck.diagnose import diagnose
-    from zerotorch.crosscheck.runner import ConceptResult
 
     rng = np.random.default_rng(0)
     bn = _concept("layers.BatchNormalization")  # its inputs have a batch of 6
@@ -295,3 +300,26 @@ def test_diagnosis_patterns_on_arrays():
     assert "N/(N−1) = 6/5" in diag(compare("running_var", v, v * 6 / 5))
     assert "momentum convention is swapped" in diag(compare("running_mean", v, 9 * v))
     assert "off by the constant 0.9" in diag(compare("running_var", v, v + 0.9))
+
+
+def test_a_network_built_from_failing_layers_points_at_them():
+    """``Concept.requires``: a failing network whose layer also fails says to fix the layer."""
+    net = _concept("networks.TwoLayerNet")
+    assert "layers.Affine" in net.requires
+    affine = _concept("layers.Affine")
+    relu = _concept("layers.Relu")
+
+    def rows(net_status, affine_status):
+        return [ConceptResult(affine.name, affine.chapter, affine_status),
+                ConceptResult(relu.name, relu.chapter, "PASS"),
+                ConceptResult(net.name, net.chapter, net_status, diagnosis="dW1 is transposed")]
+
+    results = rows("FAIL", "FAIL")
+    note_failed_requirements(results, [affine, relu, net])
+    assert results[2].diagnosis == ("built from layers.Affine, which fails too: fix that first; "
+                                    "dW1 is transposed")
+    assert results[0].diagnosis == ""  # the layer itself has no requirements
+    for net_status, affine_status in (("FAIL", "PASS"), ("PASS", "FAIL")):
+        results = rows(net_status, affine_status)
+        note_failed_requirements(results, [affine, relu, net])
+        assert results[2].diagnosis == "dW1 is transposed"

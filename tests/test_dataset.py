@@ -420,18 +420,6 @@ def test_nothing_is_downloaded_when_files_are_present(tmp_path, monkeypatch):
     load_mnist(root=tmp_path, test_only=True, download=True, verify=False)
 
 
-def test_atomic_write_removes_temp_file_and_keeps_old_content(tmp_path):
-    target = tmp_path / "file.gz"
-    target.write_bytes(b"old")
-    with pytest.raises(RuntimeError), ds._atomic_target(target) as fh:
-        fh.write(b"half of the new")
-        raise RuntimeError("interrupted")
-    assert target.read_bytes() == b"old" and _leftovers(tmp_path) == ["file.gz"]
-    with ds._atomic_target(target) as fh:
-        fh.write(b"new")
-    assert target.read_bytes() == b"new" and _leftovers(tmp_path) == ["file.gz"]
-
-
 # --------------------------------------------------------------------------- the real files
 
 

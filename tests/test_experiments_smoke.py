@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zerotorch.experiments import (
     BOOK_RESULTS,
     CONFIG_DIR,
     ExperimentSettings,
+    ZeroCLI,
     collect_results,
     list_experiments,
     results_table,
@@ -88,7 +91,8 @@ def test_experiment_runs_a_few_batches(name, out_dir):
         if (folder / "checkpoints").exists() else []
     if "checkpoints: false" not in (CONFIG_DIR / f"{name}.yaml").read_text():
         assert "last.ckpt" in ckpts and any(c.startswith("best-") for c in ckpts), ckpts
-    assert (folder / "logs").is_dir() and settings["variants"]
+    for record in settings["variants"]:  # CSV logs always, one folder per variant
+        assert (folder / "logs" / record["variant"] / "metrics.csv").stat().st_size > 0
 
 
 @pytest.mark.parametrize("source", ["fashion-mnist", "synthetic"])
@@ -150,10 +154,19 @@ def test_variant_generation_matches_the_book():
 
 
 def test_smooth_curve_keeps_length_and_flattens_noise():
-    noisy = [1.0, 3.0] * 50
+    noisy = np.array([1.0, 3.0] * 50)  # std 1.0
     smooth = smooth_curve(noisy)
-    assert len(smooth) == 100 and smooth[10:-10].std() < 0.2 < 1.0 == float(
-        abs(noisy[0] - noisy[1]) / 2)
+    assert len(smooth) == 100 and noisy.std() == 1.0
+    assert smooth[10:-10].std() < 0.2 and abs(smooth.mean() - 2.0) < 0.05
+
+
+@pytest.mark.parametrize("tty", [False, True], ids=["pipe", "terminal"])
+def test_progress_bar_default_follows_the_terminal(monkeypatch, tty):
+    """No config sets ``enable_progress_bar``: the CLI default is on only in a terminal."""
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: tty, raising=False)
+    for name in EXPERIMENTS:
+        cli = ZeroCLI(["--config", str(CONFIG_DIR / f"{name}.yaml")])  # parses, builds nothing
+        assert cli.config["trainer"]["enable_progress_bar"] is tty, name
 
 
 def test_resume_flag_continues_every_variant_bitwise(tmp_path):
@@ -202,3 +215,23 @@ def test_cli_lists_experiments_and_reports_config_errors(capsys, tmp_path):
                  f"--experiment.out_dir={tmp_path}"]) == 2
     assert "val_size=0 leaves no validation split" in capsys.readouterr().out
     assert main(["experiment", "results", f"--root={tmp_path / 'empty'}"]) == 2
+
+
+def test_config_callbacks_are_kept_beside_the_platform_ones(tmp_path):
+    """A ``trainer.callbacks`` entry in a config survives; the platform adds its own (NaN stop,
+    faithful resume, checkpoints last + best) and the CSV logger."""
+    from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger
+
+    from zerotorch.lit import FaithfulResume, StopOnNonFinite
+
+    cli = ZeroCLI(["--config", str(CONFIG_DIR / "ch5_train_neuralnet.yaml"),
+                   "--data=zerotorch.experiments.SyntheticDataModule",
+                   "--trainer.callbacks=pytorch_lightning.callbacks.LearningRateMonitor",
+                   f"--experiment.out_dir={tmp_path}"], variant="main")
+    kinds = [type(c) for c in cli.trainer.callbacks]
+    assert {LearningRateMonitor, FaithfulResume, StopOnNonFinite} <= set(kinds)
+    ckpts = [c for c in cli.trainer.callbacks if isinstance(c, ModelCheckpoint)]
+    assert sorted((c.filename, c.monitor) for c in ckpts) == [("best-{epoch}", "val_acc"),
+                                                              ("last", None)]
+    assert any(isinstance(lg, CSVLogger) for lg in cli.trainer.loggers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 
 import numpy as np
@@ -38,6 +39,15 @@ def test_registered_pair_agrees(concept):
 def test_registry_seeded_with_activations_and_affine():
     for name in ("functions.sigmoid", "functions.relu", "functions.softmax", "layers.Affine"):
         assert name in REGISTRY
+
+
+def test_requirements_name_registered_concepts():
+    """``Concept.requires`` feeds the --impl report's "fix that first": a misspelt name there
+    would silently never fire."""
+    book_names = {c.book_name for c in ALL}
+    for c in ALL:
+        assert set(c.requires) <= book_names, (c.name, set(c.requires) - book_names)
+    assert any(c.requires for c in ALL)
 
 
 def test_compare_reports_shape_nan_and_size():
@@ -188,3 +198,39 @@ def test_torch_gradcheck_rejects_planted_bug(rng):
     args = (torch.tensor(rng.standard_normal((4, 6)), requires_grad=True),
             torch.tensor(bad.W, requires_grad=True), torch.tensor(bad.b, requires_grad=True))
     assert not torch.autograd.gradcheck(f, args, raise_exception=False)
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["table", "json"])
+def test_crosscheck_command_fails_with_status_1_naming_concept_stage_and_sizes(
+        monkeypatch, capsys, as_json):
+    """``zerotorch crosscheck`` on a broken side: exit 1; the report names the concept, the
+    stage and both the max abs and max rel difference (db off by 1 everywhere)."""
+    import json
+
+    import zerotorch.crosscheck
+    from zerotorch.cli import main
+
+    monkeypatch.setattr(zerotorch.crosscheck, "scratch_impl",
+                        lambda: _impl_with_layers(Affine=OffByOneBiasAffine))
+    argv = ["crosscheck", "--only", "layers.Affine", *(["--json"] if as_json else [])]
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    if as_json:
+        (affine,) = json.loads(out)["concepts"]
+        assert affine["status"] == "FAIL" and affine["first_failure"] == "db"
+        db = next(s for s in affine["stages"] if s["name"] == "db")
+        assert db["max_abs"] == pytest.approx(1.0) and db["max_rel"] > 0
+    else:
+        assert re.search(r"layers\.Affine: FAIL: db \(vs zerotorch\): max\|Δ\|=1, max rel=\S+",
+                         out), out
+        assert "1 fail" in out
+
+
+def test_crosscheck_command_fails_when_our_scratch_lacks_a_concept(monkeypatch, capsys):
+    """For a reader's --impl code MISSING is fine; for our own scratch it is a regression."""
+    import zerotorch.crosscheck
+    from zerotorch.cli import main
+
+    monkeypatch.setattr(zerotorch.crosscheck, "scratch_impl", lambda: Impl("scratch", {}))
+    assert main(["crosscheck", "--only", "layers.Affine"]) == 1
+    assert "1 missing" in capsys.readouterr().out

@@ -13,7 +13,13 @@ import numpy as np
 import pytest
 
 from scratch import io as sio
-from scratch.io import UnsafePickleError, load_params, save_params
+from scratch.io import (
+    UnsafePickleError,
+    atomic_target,
+    book_weights_file,
+    load_params,
+    save_params,
+)
 
 # file -> (md5 from ../shared/data/README.md, dtype, {key: shape}) per BOOK-NOTES "Networks"
 THREE_LAYER = {"W1": (784, 50), "b1": (50,), "W2": (50, 100), "b2": (100,), "W3": (100, 10),
@@ -223,3 +229,31 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         save_params({"W": np.zeros(2)}, path)
     assert [p.name for p in tmp_path.iterdir()] == ["params.npz"]  # temp file removed
     np.testing.assert_array_equal(load_params(path)["W"], np.ones(2))  # old content intact
+
+
+def test_book_weights_file_takes_a_path_or_a_name_in_the_weights_folder(tmp_path, monkeypatch):
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    save_params({"W1": np.ones(2)}, weights / "deep_convnet.pkl")
+    assert book_weights_file(weights / "deep_convnet.pkl") == weights / "deep_convnet.pkl"
+    monkeypatch.delenv("ZEROTORCH_BOOK_WEIGHTS", raising=False)
+    with pytest.raises(FileNotFoundError, match="ZEROTORCH_BOOK_WEIGHTS is not set"):
+        book_weights_file("deep_convnet.pkl")
+    monkeypatch.setenv("ZEROTORCH_BOOK_WEIGHTS", str(weights))
+    assert book_weights_file("deep_convnet.pkl") == weights / "deep_convnet.pkl"
+    with pytest.raises(FileNotFoundError, match=r"simple_convnet\.pkl does not exist"):
+        book_weights_file("simple_convnet.pkl")
+
+
+def test_atomic_target_keeps_the_old_file_when_writing_fails(tmp_path):
+    target = tmp_path / "file.gz"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_target(target) as fh:
+        fh.write(b"half of the new")
+        raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.gz"]  # temp file removed
+    with atomic_target(target) as fh:
+        fh.write(b"new")
+    assert target.read_bytes() == b"new"
+    assert [p.name for p in tmp_path.iterdir()] == ["file.gz"]

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import Callback
+from torch.utils.data import DataLoader, TensorDataset
 
 from zerotorch.experiments import SyntheticDataModule, run_experiment
 from zerotorch.lit import (
@@ -26,7 +28,7 @@ from zerotorch.lit import (
     platform_callbacks,
     restore_rng,
 )
-from zerotorch.multi_layer_net import MultiLayerNetExtend
+from zerotorch.multi_layer_net import MultiLayerNet, MultiLayerNetExtend
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -105,6 +107,29 @@ def test_rng_capture_and_restore_cover_every_stream():
     first = draw()
     restore_rng(state, trainer, lit)
     assert draw() == first
+
+
+def test_lightning_internals_that_faithful_resume_reads_are_there():
+    """FaithfulResume reads two private attributes of Lightning's fit loop: ``_combined_loader``
+    (to find a generator held only by the training loader) and ``_data_fetcher`` (to re-create
+    the epoch's iterator after restoring). A Lightning release that changes them fails here,
+    by name, rather than as a resume that silently stops being bitwise."""
+    loader_gen = torch.Generator().manual_seed(0)
+    seen = {}
+
+    class Probe(Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            seen["fetcher"] = trainer.fit_loop._data_fetcher
+            seen["found"] = find_generators(trainer, pl_module)
+
+    data = TensorDataset(torch.rand(8, 784), torch.randint(0, 10, (8,)))
+    loader = DataLoader(data, batch_size=4, shuffle=True, generator=loader_gen)
+    trainer = pl.Trainer(max_epochs=1, callbacks=[Probe()], logger=False, accelerator="cpu",
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    trainer.fit(LitClassifier(MultiLayerNet(784, [8], 10)), loader)
+    assert seen["fetcher"] is not None
+    assert any(g is loader_gen for g in seen["found"].values()), sorted(seen["found"])
 
 
 def _write_config(path: Path, body: str) -> Path:

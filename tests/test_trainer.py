@@ -116,11 +116,13 @@ def test_evaluate_sample_num_and_one_hot_labels():
 
 
 def test_optimizer_by_book_name_and_errors():
-    pytest.importorskip("scratch.optimizer")
-    from scratch.optimizer import SGD
+    from scratch.optimizer import SGD, Adam
 
     opt = make_optimizer("sgd", {"lr": 0.5})
     assert isinstance(opt, SGD) and opt.lr == 0.5
+    adam = make_optimizer("Adam")  # the book's Trainer default optimizer_param: lr 0.01
+    assert isinstance(adam, Adam) and adam.lr == 0.01 and adam.beta1 == 0.9
+    assert make_optimizer("Adam", {}).lr == 0.001  # an empty dict: the class defaults
     own = CountingSGD()
     assert make_optimizer(own) is own
     with pytest.raises(ValueError, match="unknown optimizer 'adamw'"):

@@ -8,6 +8,7 @@ import sys
 
 def _crosscheck(args: argparse.Namespace) -> int:
     from zerotorch.crosscheck import format_json, format_table, run_all, scratch_impl
+    from zerotorch.crosscheck.runner import FAILED, MISSING
 
     if getattr(args, "impl", None):
         from zerotorch.crosscheck.user import run_user  # the reader's own code, sandboxed
@@ -20,7 +21,9 @@ def _crosscheck(args: argparse.Namespace) -> int:
         print(f"zerotorch crosscheck: {exc.args[0]}", file=sys.stderr)
         return 2
     print(format_json(results, impl.name) if args.json else format_table(results, impl.name))
-    failed = any(r.status in ("FAIL", "ERROR") for r in results)
+    # Our own scratch must provide every registered concept: MISSING here is a failure (for a
+    # reader's --impl code it is not; see user.exit_status).
+    failed = any(r.status in (*FAILED, MISSING) for r in results)
     if not args.json and not args.only and not args.no_reproduce:
         from zerotorch.reproduce import reproduce_if_available
 

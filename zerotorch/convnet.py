@@ -50,7 +50,7 @@ class _ConvNetBase(nn.Module):
         return dict(sorted(out.items(), key=lambda kv: (int(kv[0][1:]), kv[0][0] == "b")))
 
     @torch.no_grad()
-    def load_params(self, params):
+    def load_params(self, params="params.pkl"):
         """Copy a book params dict (NumPy arrays or tensors), or a ``.pkl``/``.npz`` file read
         by the safe loader ``scratch.io.load_params``, into the parameters."""
         if not isinstance(params, dict):
@@ -91,15 +91,17 @@ class _ConvNetBase(nn.Module):
         return F_.softmax_cross_entropy(self.predict(x, train_flg), t)
 
     @torch.no_grad()
+    def predict_labels(self, x: torch.Tensor, batch_size: int = 100) -> torch.Tensor:
+        """(N,) argmax class of every sample, predicted in test mode ``batch_size`` at a time."""
+        return torch.cat([self.predict(x[i:i + batch_size], train_flg=False).argmax(dim=1)
+                          for i in range(0, x.shape[0], batch_size)])
+
+    @torch.no_grad()
     def accuracy(self, x: torch.Tensor, t: torch.Tensor, batch_size: int = 100) -> float:
-        """Fraction of correct argmax predictions over all N samples (test mode)."""
+        """ch7.5 Fraction of correct argmax predictions over all N samples (test mode)."""
         if t.dim() != 1:
             t = t.argmax(dim=1)
-        correct = 0
-        for i in range(0, x.shape[0], batch_size):
-            y = self.predict(x[i:i + batch_size], train_flg=False)
-            correct += int((y.argmax(dim=1) == t[i:i + batch_size]).sum())
-        return correct / x.shape[0]
+        return int((self.predict_labels(x, batch_size) == t).sum()) / x.shape[0]
 
 
 class SimpleConvNet(_ConvNetBase):
@@ -189,7 +191,9 @@ class DeepConvNet(_ConvNetBase):
 
 
 def to_builtin(net: _ConvNetBase) -> nn.Sequential:
-    """The same network from torch built-ins, weights copied (``nn.Linear.weight = W.T``).
+    """ch7.5 / ch8.1.1 The same network from torch built-ins, weights copied.
+
+    ``nn.Conv2d.weight = W``, ``nn.Linear.weight = W.T``.
 
     DeepConvNet's ``nn.Dropout`` layers are PyTorch's inverted dropout (eval: identity).
     """

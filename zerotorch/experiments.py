@@ -16,7 +16,8 @@ Any config value can be overridden on the command line (``--trainer.max_epochs 1
 ``--data.init_args.dataset fashion-mnist``). Outputs go to ``<out_dir>/<name>/``: the figure
 ``<name>.png``, ``summary.json``, CSV logs per variant and checkpoints (last + best).
 ``zerotorch experiment results`` collects every ``summary.json`` into one Markdown table beside
-the book's published results.
+the book's published results. The figures are drawn by ``experiment_figures.py``; the Lightning
+module and the platform callbacks live in ``lit.py``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.cli import LightningCLI
 from torch.utils.data import DataLoader, Subset, TensorDataset
 
+from zerotorch.experiment_figures import last_finite, plot, smooth_curve
 from zerotorch.lit import (
     BatchFingerprint,
     LitClassifier,
@@ -330,8 +332,8 @@ class ZeroCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs) -> pl.Trainer:
         exp = self.settings
         out = Path(exp.out_dir) / exp.name
-        config = self._get(self.config_init, "trainer", default={}) or {}
-        user = config.get("callbacks") or []
+        # the config's own trainer.callbacks: our ``callbacks=`` argument would replace them
+        user = (self.config_init.get("trainer") or {}).get("callbacks") or []
         user = user if isinstance(user, list) else [user]
         ckpt = out / "checkpoints" / self.variant if exp.checkpoints else None
         self.history = History()
@@ -400,8 +402,8 @@ def _run_variant(base_args: list[str], name: str, overrides: dict[str, Any],
     cli = ZeroCLI(base_args, variant=name, overrides=overrides)
     exp = cli.settings
     if (getattr(cli.datamodule, "hparams", None) or {}).get("val_size", 1) == 0:
-        raise ExperimentError(f"experiment {exp.name}: val_size=0 leaves no validation split; the "
-                         "curves and the best checkpoint need one (e.g. val_size: 5000)")
+        raise ExperimentError(f"experiment {exp.name}: val_size=0 leaves no validation split; "
+                              "the curves and the best checkpoint need one (e.g. val_size: 5000)")
     cli.model.hparams["experiment"] = f"{exp.name}/{name}"
     data = WithTrainEval(cli.datamodule, exp.train_eval_size)
     cli.model.eval_names = ("train_eval", "val") if exp.train_eval_size > 0 else ("val",)
@@ -500,11 +502,6 @@ def _limited(trainer: pl.Trainer, args: list[str]) -> bool:
         or any(a.startswith(SHORTENING) for a in args)
 
 
-def _last(values: list[float]) -> float | None:
-    finite = [v for v in values if v is not None and not math.isnan(v)]
-    return finite[-1] if finite else None
-
-
 def _mean_tail(values: list[float], n: int = 20) -> float | None:
     tail = [v for v in values[-n:] if math.isfinite(v)]
     return float(np.mean(tail)) if tail else None
@@ -515,14 +512,15 @@ def headline(exp: ExperimentSettings, records: list[dict],
     """The one-line result of an experiment for the results table."""
     if exp.kind == "train" and (data or {}).get("test_only"):
         r = records[0]  # the test set holds the training images: validation is the measure
-        return {"metric": "val_acc", "value": _last(r["val_acc"]),
-                "text": f"val acc {_fmt(_last(r['val_acc']))}, final train acc "
-                        f"{_fmt(_last(r['train_eval_acc']))} (test acc not held out)"}
+        return {"metric": "val_acc", "value": last_finite(r["val_acc"]),
+                "text": f"val acc {_fmt(last_finite(r['val_acc']))}, final train acc "
+                        f"{_fmt(last_finite(r['train_eval_acc']))} (test acc not held out)"}
     if exp.kind == "train":
         r = records[0]
         return {"metric": "test_acc", "value": r.get("test_acc"),
                 "text": f"test acc {_fmt(r.get('test_acc'))}, final train acc "
-                        f"{_fmt(_last(r['train_eval_acc']))}, val acc {_fmt(_last(r['val_acc']))}"}
+                        f"{_fmt(last_finite(r['train_eval_acc']))}, "
+                        f"val acc {_fmt(last_finite(r['val_acc']))}"}
     if exp.kind == "compare" and exp.figure == "loss":
         parts = []
         for r in sorted(records, key=lambda r: _mean_tail(r["step_loss"]) or math.inf):
@@ -533,7 +531,7 @@ def headline(exp: ExperimentSettings, records: list[dict],
     if exp.kind == "compare":
         parts = []
         for r in records:
-            tr, te = _last(r["train_eval_acc"]), _last(r["val_acc"])
+            tr, te = last_finite(r["train_eval_acc"]), last_finite(r["val_acc"])
             gap = tr - te if tr is not None and te is not None else None
             parts.append(f"{r['variant']}: train {_fmt(tr)} val {_fmt(te)} gap {_fmt(gap)}")
         return {"metric": "train-val gap", "value": None, "text": "; ".join(parts)}
@@ -541,7 +539,7 @@ def headline(exp: ExperimentSettings, records: list[dict],
         wins = total = 0
         for bn in (r for r in records if r["variant"].endswith("_bn")):
             plain = next(r for r in records if r["variant"] == bn["variant"][:-3] + "_plain")
-            a, b = _last(bn["train_eval_acc"]), _last(plain["train_eval_acc"])
+            a, b = last_finite(bn["train_eval_acc"]), last_finite(plain["train_eval_acc"])
             a = 0.0 if a is None and bn["diverged"] else a  # a diverged run learned nothing
             b = 0.0 if b is None and plain["diverged"] else b
             if a is not None and b is not None:
@@ -549,9 +547,9 @@ def headline(exp: ExperimentSettings, records: list[dict],
                 wins += a > b
         return {"metric": "train_acc", "value": wins / total if total else None,
                 "text": f"batch norm ahead at {wins} of {total} weight scales"}
-    best = max(records, key=lambda r: _last(r["val_acc"]) or -1.0)
-    return {"metric": "best val_acc", "value": _last(best["val_acc"]),
-            "text": f"best val acc {_fmt(_last(best['val_acc']))} at lr "
+    best = max(records, key=lambda r: last_finite(r["val_acc"]) or -1.0)
+    return {"metric": "best val_acc", "value": last_finite(best["val_acc"]),
+            "text": f"best val acc {_fmt(last_finite(best['val_acc']))} at lr "
                     f"{best['overrides']['model.lr']:.3g}, weight decay "
                     f"{best['overrides']['model.weight_decay']:.3g}"}
 
@@ -563,102 +561,14 @@ def _fmt(value) -> str:
 
 def ranking_table(records: list[dict]) -> str:
     """random search: trials ranked by final validation accuracy (the book prints Best-1..20)."""
-    rows = sorted(records, key=lambda r: _last(r["val_acc"]) or -1.0, reverse=True)
+    rows = sorted(records, key=lambda r: last_finite(r["val_acc"]) or -1.0, reverse=True)
     lines = ["| rank | val acc | lr | weight decay | trial |", "| --- | --- | --- | --- | --- |"]
     for i, r in enumerate(rows, 1):
-        lines.append(f"| {i} | {_fmt(_last(r['val_acc']))} | {r['overrides']['model.lr']:.3g} | "
+        lines.append(f"| {i} | {_fmt(last_finite(r['val_acc']))} | "
+                     f"{r['overrides']['model.lr']:.3g} | "
                      f"{r['overrides']['model.weight_decay']:.3g} | {r['variant']}"
                      f"{' (diverged)' if r['diverged'] else ''} |")
     return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------------------- figures
-def smooth_curve(x: list[float], window: int = 11) -> np.ndarray:
-    """ch6 loss-curve smoothing (a centred moving average, shorter at the ends)."""
-    x = np.asarray(x, dtype=float)
-    if len(x) < 3:
-        return x
-    w = min(window, len(x) if len(x) % 2 else len(x) - 1)  # odd: centred
-    kernel = np.ones(w) / w
-    padded = np.pad(x, (w // 2, w // 2), mode="edge")
-    return np.convolve(padded, kernel, mode="valid")
-
-
-def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -> Path:
-    """The book-style figure for the experiment; the title states the dataset."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    suffix = f"\n{data['label']}, {data['train_images']} training images"
-    if exp.kind == "batch_norm":
-        n = len(exp.weight_scales)
-        cols = int(math.ceil(math.sqrt(n)))
-        rows = int(math.ceil(n / cols))
-        fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
-        for i, w in enumerate(exp.weight_scales):
-            ax = axes.flat[i]
-            for tag, style, label in (("bn", "-", "Batch Normalization"), ("plain", "--",
-                                                                           "Normal (no BN)")):
-                r = next(r for r in records if r["variant"] == f"w{i:02d}_{tag}")
-                line, = ax.plot(r["epochs"], r["train_eval_acc"], style, label=label)
-                if r["diverged"]:  # NaN loss: the run stopped (the book plots 0.1 on)
-                    ax.annotate(f"{tag}: NaN at step {r['diverged_step']}", (0.02, 0.85 if
-                                tag == "bn" else 0.72), xycoords="axes fraction", fontsize=7,
-                                color=line.get_color())
-            ax.set_title(f"W: {w:.3g}", fontsize=9)
-            ax.set_ylim(0, 1)
-        for ax in axes.flat[n:]:
-            ax.axis("off")
-        axes.flat[0].legend(fontsize=7)
-        fig.suptitle((exp.title or exp.name) + suffix, fontsize=10)
-    elif exp.kind == "random_search":
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
-        ok = [r for r in records if _last(r["val_acc"]) is not None]
-        lr = [math.log10(r["overrides"]["model.lr"]) for r in ok]
-        wd = [math.log10(r["overrides"]["model.weight_decay"]) for r in ok]
-        acc = [_last(r["val_acc"]) for r in ok]
-        sc = a1.scatter(lr, wd, c=acc, cmap="viridis", vmin=0, vmax=1, edgecolors="k")
-        fig.colorbar(sc, ax=a1, label="final validation accuracy")
-        a1.set_xlabel("log10 learning rate")
-        a1.set_ylabel("log10 weight decay")
-        for rank, r in enumerate(sorted(ok, key=lambda r: -_last(r["val_acc"]))[:5], 1):
-            a2.plot(r["epochs"], r["val_acc"], label=f"Best-{rank} val")
-            a2.plot(r["epochs"], r["train_eval_acc"], "--", color=a2.lines[-1].get_color())
-        a2.set_xlabel("epochs")
-        a2.set_ylabel("accuracy (solid val, dashed train)")
-        a2.set_ylim(0, 1)
-        a2.legend(fontsize=7)
-        fig.suptitle((exp.title or exp.name) + suffix, fontsize=10)
-    elif exp.kind == "compare" and exp.figure == "loss":
-        fig, ax = plt.subplots(figsize=(7, 4.5))
-        for r in records:
-            ax.plot(smooth_curve(r["step_loss"]), label=r["variant"] + (" (diverged)"
-                                                                         if r["diverged"] else ""))
-        ax.set_xlabel("iterations")
-        ax.set_ylabel("loss (smoothed)")
-        top = max((max(r["step_loss"]) for r in records if r["step_loss"]), default=1.0)
-        ax.set_ylim(0, min(max(top, 1.0), 3.0))  # the book shows 0..1; keep 2.3 (chance) in view
-        ax.legend()
-        ax.set_title((exp.title or exp.name) + suffix, fontsize=10)
-    else:
-        fig, axes = plt.subplots(1, len(records), figsize=(5 * len(records), 4), squeeze=False)
-        for ax, r in zip(axes.flat, records, strict=True):
-            every = max(1, len(r["epochs"]) // 10)
-            ax.plot(r["epochs"], r["train_eval_acc"], "o-", markevery=every, label="train")
-            ax.plot(r["epochs"], r["val_acc"], "s-", markevery=every, label="validation")
-            ax.set_xlabel("epochs")
-            ax.set_ylabel("accuracy")
-            ax.set_ylim(0, 1.0)
-            ax.legend(loc="lower right")
-            if len(records) > 1:
-                ax.set_title(r["variant"], fontsize=9)
-        fig.suptitle((exp.title or exp.name) + suffix, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 # ---------------------------------------------------------------------------- results

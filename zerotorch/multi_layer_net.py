@@ -41,7 +41,6 @@ class MultiLayerNet(BookNetwork):
 
     use_batchnorm = False
     use_dropout = False
-    dropout_ratio = 0.5
 
     def __init__(self, input_size, hidden_size_list, output_size, activation="relu",
                  weight_init_std="relu", weight_decay_lambda=0,
@@ -106,16 +105,9 @@ class MultiLayerNet(BookNetwork):
         """The book's loss: softmax cross-entropy (1e-7 in the log) + the weight-decay term."""
         return F_.softmax_cross_entropy(self.predict(x, train_flg), t) + self.weight_decay()
 
-    @torch.no_grad()
-    def accuracy(self, x: torch.Tensor, t: torch.Tensor) -> float:
-        """Fraction of correct argmaxes over every sample, in test mode (as the book)."""
-        scores = self.predict(x, train_flg=False)
-        t = torch.as_tensor(t)
-        if t.numel() == scores.numel():  # one-hot
-            t = t.reshape(scores.shape).argmax(dim=1)
-        return float((scores.argmax(dim=1) == t.reshape(-1)).sum().item() / scores.shape[0])
-
+    @property
     def dropout_layers(self) -> list[Dropout]:
+        """The Dropout layers in order (empty unless ``use_dropout``), as ``DeepConvNet``'s."""
         return [m for m in self.layers.values() if isinstance(m, Dropout)]
 
 

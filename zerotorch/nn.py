@@ -13,7 +13,7 @@ from zerotorch import functional as F_
 
 
 def as_parameter(value, dtype=None) -> nn.Parameter:
-    """A NumPy array, list or tensor as a (copied) ``nn.Parameter``."""
+    """ch5.6.2 a book parameter (NumPy array, list or tensor) as a copied ``nn.Parameter``."""
     t = torch.as_tensor(value, dtype=dtype).clone().detach()
     return nn.Parameter(t)
 
@@ -41,22 +41,34 @@ class Affine(nn.Module):
         self.b = as_parameter(b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.reshape(x.shape[0], -1)  # (N, in)
-        return x @ self.W + self.b  # (N, out)
+        x2 = x.reshape(x.shape[0], -1)  # (N, in)
+        if x2.shape[1] != self.W.shape[0]:
+            raise ValueError(f"Affine: input {tuple(x.shape)} flattens to {tuple(x2.shape)}, "
+                             f"but W is {tuple(self.W.shape)}: expected {self.W.shape[0]} "
+                             "features per sample")
+        return x2 @ self.W + self.b  # (N, out)
 
 
-def to_linear(affine: Affine) -> nn.Linear:
-    """An ``nn.Linear`` computing the same map (weight = W.T, shape (out, in))."""
-    n_in, n_out = affine.W.shape
-    lin = nn.Linear(n_in, n_out, dtype=affine.W.dtype, device=affine.W.device)
+def linear_from_book(W: torch.Tensor, b: torch.Tensor) -> nn.Linear:
+    """ch5.6.2 an ``nn.Linear`` computing x·W + b for the book's W (in, out) and b (out,).
+
+    The one place the layout is converted: ``weight = W.T`` (out, in); dtype and device follow W.
+    """
+    n_in, n_out = W.shape
+    lin = nn.Linear(n_in, n_out, dtype=W.dtype, device=W.device)
     with torch.no_grad():
-        lin.weight.copy_(affine.W.T)
-        lin.bias.copy_(affine.b)
+        lin.weight.copy_(W.T)  # (out, in)
+        lin.bias.copy_(b)
     return lin
 
 
+def to_linear(affine: Affine) -> nn.Linear:
+    """ch5.6.2 an ``nn.Linear`` computing the same map as ``affine`` (weight = W.T)."""
+    return linear_from_book(affine.W, affine.b)
+
+
 def from_linear(linear: nn.Linear) -> Affine:
-    """An ``Affine`` from an ``nn.Linear`` (W = weight.T)."""
+    """ch5.6.2 an ``Affine`` from an ``nn.Linear`` (W = weight.T)."""
     return Affine(linear.weight.detach().T, linear.bias.detach())
 
 

@@ -125,13 +125,15 @@ class Dropout(nn.Module):
 
     Args:
         dropout_ratio: probability of dropping a unit (``nn.Dropout``'s ``p``).
-        inverted: rescale by 1/(1 − ratio) in training and pass through at eval (PyTorch).
-        generator: ``torch.Generator`` for the masks (the global one if ``None``); masks are
-            ``rand(x.shape) > dropout_ratio`` like the book, drawn on the generator's device.
+        generator: ``torch.Generator`` for the masks (the global one if ``None``), in the place
+            of the scratch side's ``rng``; masks are ``rand(x.shape) > dropout_ratio`` like the
+            book, drawn on the generator's device.
+        inverted (keyword-only): rescale by 1/(1 − ratio) in training and pass through at eval
+            (PyTorch).
     """
 
-    def __init__(self, dropout_ratio: float = 0.5, inverted: bool = False,
-                 generator: torch.Generator | None = None):
+    def __init__(self, dropout_ratio: float = 0.5, generator: torch.Generator | None = None, *,
+                 inverted: bool = False):
         super().__init__()
         if not 0.0 <= dropout_ratio < 1.0:
             raise ValueError(f"dropout_ratio must be in [0, 1), got {dropout_ratio!r}")

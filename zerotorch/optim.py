@@ -37,7 +37,7 @@ def _check(name: str, value: float, low: float = 0.0, high: float | None = None)
 
 
 def adam_book_eps(step: int, beta2: float = 0.999, eps: float = EPS) -> float:
-    """The ``torch.optim.Adam`` eps at ``step`` (1-based) that reproduces the book's Adam.
+    """ch6.1.6 the ``torch.optim.Adam`` eps at ``step`` (1-based) that reproduces the book's Adam.
 
     Torch divides by √v̂ + eps = √v/√(1 − beta2^t) + eps; the book by √v + 1e-7 after folding
     the correction into the learning rate. They are equal when eps = 1e-7/√(1 − beta2^t).
@@ -62,8 +62,27 @@ def book_param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return [g for g in groups if g["params"]]
 
 
+def _zeros_state(state: dict, p: torch.Tensor, *names: str) -> None:
+    """Create the named per-parameter state tensors (zeros like ``p``) on the first step."""
+    for name in names:
+        if name not in state:
+            state[name] = torch.zeros_like(p, memory_format=torch.preserve_format)
+
+
 class _BookOptimizer(torch.optim.Optimizer):
-    """Shared ``step``: closure, gradient lookup, weight decay; subclasses define ``_update``."""
+    """Shared ``step``: closure, gradient lookup, weight decay; subclasses define ``_update``.
+
+    The constructor checks the hyperparameters every rule shares (``lr``, ``weight_decay`` and
+    ``momentum`` ≥ 0; ``decay_rate``, ``beta1``, ``beta2`` in [0, 1)) and makes them defaults.
+    """
+
+    def __init__(self, params: Iterable, **defaults):
+        for name, value in defaults.items():
+            if name in ("lr", "weight_decay", "momentum"):
+                _check(name, value)
+            elif name in ("decay_rate", "beta1", "beta2"):
+                _check(name, value, 0.0, 1.0)
+        super().__init__(params, defaults)
 
     def _update(self, p: torch.Tensor, g: torch.Tensor, state: dict, group: dict) -> None:
         raise NotImplementedError
@@ -91,9 +110,7 @@ class SGD(_BookOptimizer):
     """ch6.1.2 stochastic gradient descent: W ← W − lr·g."""
 
     def __init__(self, params: Iterable, lr: float = 0.01, weight_decay: float = 0.0):
-        _check("lr", lr)
-        _check("weight_decay", weight_decay)
-        super().__init__(params, {"lr": lr, "weight_decay": weight_decay})
+        super().__init__(params, lr=lr, weight_decay=weight_decay)
 
     def _update(self, p, g, state, group):
         p.sub_(group["lr"] * g)
@@ -104,14 +121,10 @@ class Momentum(_BookOptimizer):
 
     def __init__(self, params: Iterable, lr: float = 0.01, momentum: float = 0.9,
                  weight_decay: float = 0.0):
-        _check("lr", lr)
-        _check("momentum", momentum)
-        _check("weight_decay", weight_decay)
-        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
 
     def _update(self, p, g, state, group):
-        if "v" not in state:
-            state["v"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        _zeros_state(state, p, "v")
         v = state["v"]
         v.copy_(group["momentum"] * v - group["lr"] * g)
         p.add_(v)
@@ -126,17 +139,13 @@ class Nesterov(_BookOptimizer):
 
     def __init__(self, params: Iterable, lr: float = 0.01, momentum: float = 0.9,
                  weight_decay: float = 0.0, variant: str = "book"):
-        _check("lr", lr)
-        _check("momentum", momentum)
-        _check("weight_decay", weight_decay)
         if variant not in ("book", "torch"):
             raise ValueError(f"variant must be 'book' or 'torch', got {variant!r}")
-        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay,
-                                  "variant": variant})
+        super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                         variant=variant)
 
     def _update(self, p, g, state, group):
-        if "v" not in state:
-            state["v"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        _zeros_state(state, p, "v")
         v, m, lr = state["v"], group["momentum"], group["lr"]
         if group["variant"] == "book":
             v.copy_(m * v - lr * g)
@@ -153,13 +162,10 @@ class AdaGrad(_BookOptimizer):
 
     def __init__(self, params: Iterable, lr: float = 0.01, weight_decay: float = 0.0,
                  eps: float = EPS):
-        _check("lr", lr)
-        _check("weight_decay", weight_decay)
-        super().__init__(params, {"lr": lr, "weight_decay": weight_decay, "eps": eps})
+        super().__init__(params, lr=lr, weight_decay=weight_decay, eps=eps)
 
     def _update(self, p, g, state, group):
-        if "h" not in state:
-            state["h"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        _zeros_state(state, p, "h")
         h = state["h"]
         h.add_(g * g)
         p.sub_(group["lr"] * g / (h.sqrt() + group["eps"]))
@@ -170,15 +176,11 @@ class RMSprop(_BookOptimizer):
 
     def __init__(self, params: Iterable, lr: float = 0.01, decay_rate: float = 0.99,
                  weight_decay: float = 0.0, eps: float = EPS):
-        _check("lr", lr)
-        _check("decay_rate", decay_rate, 0.0, 1.0)
-        _check("weight_decay", weight_decay)
-        super().__init__(params, {"lr": lr, "decay_rate": decay_rate,
-                                  "weight_decay": weight_decay, "eps": eps})
+        super().__init__(params, lr=lr, decay_rate=decay_rate, weight_decay=weight_decay,
+                         eps=eps)
 
     def _update(self, p, g, state, group):
-        if "h" not in state:
-            state["h"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+        _zeros_state(state, p, "h")
         h, d = state["h"], group["decay_rate"]
         h.mul_(d)
         h.add_((1 - d) * g * g)
@@ -194,19 +196,12 @@ class Adam(_BookOptimizer):
 
     def __init__(self, params: Iterable, lr: float = 0.001, beta1: float = 0.9,
                  beta2: float = 0.999, weight_decay: float = 0.0, eps: float = EPS):
-        _check("lr", lr)
-        _check("beta1", beta1, 0.0, 1.0)
-        _check("beta2", beta2, 0.0, 1.0)
-        _check("weight_decay", weight_decay)
-        super().__init__(params, {"lr": lr, "beta1": beta1, "beta2": beta2,
-                                  "weight_decay": weight_decay, "eps": eps})
+        super().__init__(params, lr=lr, beta1=beta1, beta2=beta2, weight_decay=weight_decay,
+                         eps=eps)
 
     def _update(self, p, g, state, group):
-        if "m" not in state:
-            state["step"] = 0
-            state["m"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-            state["v"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-        state["step"] += 1
+        _zeros_state(state, p, "m", "v")
+        state["step"] = state.get("step", 0) + 1
         t, b1, b2 = state["step"], group["beta1"], group["beta2"]
         lr_t = group["lr"] * math.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
         m, v = state["m"], state["v"]

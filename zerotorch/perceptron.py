@@ -11,7 +11,7 @@ from torch import nn
 
 from scratch.perceptron import AND_PARAMS, NAND_PARAMS, OR_PARAMS, TRUTH_TABLE_INPUTS
 
-__all__ = ["AND", "NAND", "OR", "XOR", "Perceptron", "TRUTH_TABLE_INPUTS"]
+__all__ = ["AND", "NAND", "OR", "XOR", "Perceptron", "TRUTH_TABLE_INPUTS", "perceptron"]
 
 
 class Perceptron(nn.Module):
@@ -31,11 +31,21 @@ _GATES = {name: Perceptron(*p) for name, p in
           (("AND", AND_PARAMS), ("NAND", NAND_PARAMS), ("OR", OR_PARAMS))}
 
 
-def _gate(name: str, x1, x2):
+def _apply(module: Perceptron, x1, x2):
+    """Run ``module`` on two numbers (→ ``int``) or two tensors of equal shape (→ int64)."""
     scalar = not isinstance(x1, torch.Tensor) and not isinstance(x2, torch.Tensor)
     x = torch.stack(torch.broadcast_tensors(torch.as_tensor(x1), torch.as_tensor(x2)), dim=-1)
-    out = _GATES[name](x)  # (...,)
+    out = module(x)  # (...,)
     return int(out) if scalar else out
+
+
+def perceptron(x1, x2, w1: float, w2: float, b: float):
+    """ch2.3.2 one perceptron: 1 where w1·x1 + w2·x2 + b > 0, else 0 (``scratch.perceptron``)."""
+    return _apply(Perceptron(w1, w2, b), x1, x2)
+
+
+def _gate(name: str, x1, x2):
+    return _apply(_GATES[name], x1, x2)
 
 
 def AND(x1, x2):

@@ -34,7 +34,7 @@ def _evaluate(cls_s, cls_t, params: dict, x: np.ndarray, t: np.ndarray,
 
 def evaluate_simple_convnet(params: dict, x: np.ndarray, t: np.ndarray,
                             batch_size: int = 100) -> dict:
-    """Accuracy of ``SimpleConvNet`` with ``params`` on ``x`` (N, 1, 28, 28), labels ``t`` (N,).
+    """ch7.5 Accuracy of ``SimpleConvNet`` with ``params`` on ``x`` (N, 1, 28, 28), ``t`` (N,).
 
     Every image is counted; returns both sides' accuracy, the disagreement count and the
     largest logit difference.
@@ -46,15 +46,13 @@ def evaluate_simple_convnet(params: dict, x: np.ndarray, t: np.ndarray,
 
 def evaluate_deep_convnet(params: dict, x: np.ndarray, t: np.ndarray,
                           batch_size: int = 100) -> dict:
-    """``evaluate_simple_convnet`` for ``DeepConvNet`` (book dropout convention), plus
+    """ch8.1.2 ``evaluate_simple_convnet`` for ``DeepConvNet`` (book dropout convention), plus
     ``accuracy_torch_convention`` and ``changed_by_convention`` (images whose prediction the
     dropout convention changes)."""
     record, (net_t, x, t, pred_book) = _evaluate(
         scratch_convnet.DeepConvNet, zt_convnet.DeepConvNet, params, x, t, batch_size)
     net_t.set_dropout_convention("torch")
-    with torch.no_grad():
-        pred = torch.cat([net_t(torch.from_numpy(x[i:i + batch_size])).argmax(dim=1)
-                          for i in range(0, len(x), batch_size)]).numpy()
+    pred = net_t.predict_labels(torch.from_numpy(x), batch_size).numpy()
     changed = int(np.sum(pred != pred_book))
     record["accuracy_torch_convention"] = float(np.mean(pred == t))
     record["changed_by_convention"] = changed

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from zerotorch import functional as F_
+from zerotorch.nn import linear_from_book
 
 
 def _tensor(value, dtype=None) -> torch.Tensor:
@@ -69,7 +70,8 @@ def predict(network: Mapping[str, torch.Tensor], x: torch.Tensor) -> torch.Tenso
 
 
 class BookNetwork(nn.Module):
-    """Base: book-named parameters, ``book_params``/``load_params``, book loss and accuracy."""
+    """ch4–ch6 base of the networks: book-named parameters, ``book_params``/``load_params``,
+    the book's loss and accuracy."""
 
     def book_params(self) -> dict[str, nn.Parameter]:
         """The parameters keyed like the book's ``params`` dict (here: their attribute names)."""
@@ -98,8 +100,12 @@ class BookNetwork(nn.Module):
 
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, t: torch.Tensor) -> float:
-        """Fraction of correct argmaxes over every sample (labels: indices or one-hot)."""
-        scores = self.forward(x)
+        """Fraction of correct argmaxes of ``predict(x)`` over every sample (none dropped).
+
+        Labels: (N,) indices or (N, C) one-hot. ``predict`` is the book's (test mode for the
+        ch6 nets; probabilities for the ch4 nets, whose argmax is the scores').
+        """
+        scores = self.predict(x)
         scores = scores.reshape(-1, scores.shape[-1])  # (N, C); 1-D input is a batch of one
         t = torch.as_tensor(t)
         if t.numel() == scores.numel():  # one-hot
@@ -133,8 +139,12 @@ class SimpleNet(BookNetwork):
         return self.forward(x)
 
 
-class TwoLayerNetCh4(BookNetwork):
-    """ch4.5.1 the book's ch4 ``TwoLayerNet``: Affine → sigmoid → Affine (→ softmax)."""
+class _TwoLayerParams(BookNetwork):
+    """ch4.5.1 the two-layer nets' parameters W1 (in, hidden), b1, W2 (hidden, out), b2.
+
+    Weights ~ N(0, weight_init_std²) drawn from ``generator`` (W1 first, like the scratch
+    side); biases 0; ``dtype`` is the parameters' dtype (default: torch's).
+    """
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int,
                  weight_init_std: float = 0.01, generator: torch.Generator | None = None,
@@ -144,6 +154,10 @@ class TwoLayerNetCh4(BookNetwork):
         self.b1 = _zeros(hidden_size, dtype)
         self.W2 = _normal((hidden_size, output_size), weight_init_std, generator, dtype)
         self.b2 = _zeros(output_size, dtype)
+
+
+class TwoLayerNetCh4(_TwoLayerParams):
+    """ch4.5.1 the book's ch4 ``TwoLayerNet``: Affine → sigmoid → Affine (→ softmax)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F_.sigmoid(_flat(x) @ self.W1 + self.b1) @ self.W2 + self.b2
@@ -156,22 +170,13 @@ class TwoLayerNetCh4(BookNetwork):
 # --- ch5 --------------------------------------------------------------------------------------
 
 
-class TwoLayerNet(BookNetwork):
+class TwoLayerNet(_TwoLayerParams):
     """ch5.7.2 two-layer net: Affine1 → Relu1 → Affine2, loss = SoftmaxWithLoss.
 
     The parameters sit directly on the module as ``W1``, ``b1``, ``W2``, ``b2`` (not inside
     ``Affine`` submodules), so ``state_dict()`` keys are the book's keys; ``to_builtin`` gives the
     same map as ``nn.Sequential(Flatten, Linear, ReLU, Linear)`` with ``weight = W.T``.
     """
-
-    def __init__(self, input_size: int, hidden_size: int, output_size: int,
-                 weight_init_std: float = 0.01, generator: torch.Generator | None = None,
-                 dtype: torch.dtype | None = None):
-        super().__init__()
-        self.W1 = _normal((input_size, hidden_size), weight_init_std, generator, dtype)
-        self.b1 = _zeros(hidden_size, dtype)
-        self.W2 = _normal((hidden_size, output_size), weight_init_std, generator, dtype)
-        self.b2 = _zeros(output_size, dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F_.relu(_flat(x) @ self.W1 + self.b1) @ self.W2 + self.b2
@@ -182,10 +187,5 @@ class TwoLayerNet(BookNetwork):
 
     def to_builtin(self) -> nn.Sequential:
         """The built-in equivalent: ``nn.Linear`` layers holding ``W.T``."""
-        lin1 = nn.Linear(*self.W1.shape, dtype=self.W1.dtype)
-        lin2 = nn.Linear(*self.W2.shape, dtype=self.W2.dtype)
-        with torch.no_grad():
-            for lin, W, b in ((lin1, self.W1, self.b1), (lin2, self.W2, self.b2)):
-                lin.weight.copy_(W.T)  # (out, in)
-                lin.bias.copy_(b)
-        return nn.Sequential(nn.Flatten(), lin1, nn.ReLU(), lin2)
+        return nn.Sequential(nn.Flatten(), linear_from_book(self.W1, self.b1), nn.ReLU(),
+                             linear_from_book(self.W2, self.b2))

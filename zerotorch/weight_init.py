@@ -21,7 +21,7 @@ __all__ = ["HE_NAMES", "XAVIER_NAMES", "fan_in_of", "init_std", "init_weight", "
 def init_weight(shape, weight_init_std, generator: torch.Generator | None = None,
                 fan_in: int | None = None, dtype: torch.dtype | None = None,
                 device: torch.device | str | None = None) -> torch.Tensor:
-    """A weight tensor of ``shape`` (book layout) drawn from N(0, std²) with ``generator``."""
+    """ch6.2 a weight tensor of ``shape`` (book layout) drawn from N(0, std²) with ``generator``."""
     std = init_std(weight_init_std, fan_in if fan_in is not None else fan_in_of(shape))
     if device is None and generator is not None:
         device = generator.device
@@ -29,5 +29,5 @@ def init_weight(shape, weight_init_std, generator: torch.Generator | None = None
 
 
 def glorot_std(fan_in: int, fan_out: int) -> float:
-    """Glorot & Bengio's normal std √(2/(fan_in + fan_out)) (``nn.init.xavier_normal_``)."""
+    """ch6.2.2 Glorot & Bengio's normal std √(2/(fan_in + fan_out)) (``nn.init.xavier_normal_``)."""
     return (2.0 / (fan_in + fan_out)) ** 0.5

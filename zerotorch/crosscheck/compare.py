@@ -125,6 +125,12 @@ def compare(
     return Stage(name, against, ok, max_abs, max_rel, e.shape, a.shape, note, e, a)
 
 
+def stage_base(name: str) -> str:
+    """The stage a probe's stage belongs to: ``"dx [tied maxima]"`` (an ``--impl`` probe, see
+    ``diagnose.PROBES``) is a ``"dx"``."""
+    return name.split(" [", 1)[0]
+
+
 def check_unchanged(name: str, before: np.ndarray, after) -> Stage:
     """A stage asserting an argument (``dout``, ``x``) was not written to."""
     same = np.array_equal(to_numpy(after), before, equal_nan=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zerotorch.crosscheck.compare import Stage
+from zerotorch.crosscheck.compare import Stage, stage_base
 from zerotorch.crosscheck.registry import Concept
 
 # A pattern "fits" when it explains the difference to this relative accuracy: loose, because
@@ -32,15 +32,6 @@ FIT_RTOL = 1e-6
 FIT_ATOL = 1e-9
 
 SOFTMAX_SHIFT = 1000.0  # exp(1000) overflows float64 (max ≈ exp(709.8))
-
-
-def book_name(concept: Concept) -> str:
-    """The book name a concept looks up (``layers.SoftmaxWithLoss`` for its ``[dout]`` variant)."""
-    for attr in ("scratch_cls", "scratch_fn"):
-        name = getattr(concept, attr, None)
-        if name:
-            return name
-    return concept.book_name
 
 
 @dataclass
@@ -66,7 +57,7 @@ class Context:
 
 def replay(concept: Concept, seed: int) -> Context:
     """The constructor kwargs and inputs ``concept.run`` drew from ``default_rng(seed)``."""
-    ctx = Context(concept, book_name(concept), seed)
+    ctx = Context(concept, concept.scratch_name, seed)
     rng = np.random.default_rng(seed)
     try:
         if hasattr(concept, "init") and hasattr(concept, "torch_cls"):  # LayerPair order
@@ -337,13 +328,9 @@ class BookDeviation:
     cause: str
 
 
-def _base(name: str) -> str:
-    return name.split(" [", 1)[0]  # a probe's "dx [x + 1000]" is a "dx"
-
-
 def _only(*stage_names: str) -> Callable:
     def applies(result, ctx) -> bool:
-        bad = {_base(s.name) for s in result.stages if not s.ok}
+        bad = {stage_base(s.name) for s in result.stages if not s.ok}
         return result.status == "FAIL" and bool(bad) and bad <= set(stage_names)
     return applies
 
@@ -351,7 +338,7 @@ def _only(*stage_names: str) -> Callable:
 def _ignores_dout(result, ctx) -> bool:
     ups = getattr(ctx.concept, "scalar_upstream", None)
     bad = [s for s in result.stages if not s.ok]
-    if result.status != "FAIL" or ups in (None, 1.0) or {_base(s.name) for s in bad} != {"dx"}:
+    if result.status != "FAIL" or ups in (None, 1.0) or {stage_base(s.name) for s in bad} != {"dx"}:
         return False
     arrs = _arrays(bad[0])
     return arrs is None or (_ratio(*arrs) is not None and _near(_ratio(*arrs), 1.0 / ups))
@@ -434,7 +421,7 @@ PROBES: list[Probe] = [
 
 def probe_stages(concept: Concept, impl, seed: int) -> list[Stage]:
     """The stages of every probe that applies to ``concept`` (none for other pair kinds)."""
-    name = book_name(concept)
+    name = concept.scratch_name
     stages: list[Stage] = []
     for probe in PROBES:
         if name not in probe.names or not hasattr(concept, "inputs"):

@@ -235,6 +235,15 @@ def _exec_file(name: str, file: Path) -> ModuleType:
     return mod
 
 
+def _submodule_importer(package, prefix: str):
+    """``importer(stem)`` for ``LazyImpl``: the package first (once), then ``prefix.stem``."""
+    def importer(stem: str) -> ModuleType:
+        package()
+        return importlib.import_module(f"{prefix}.{stem}")
+
+    return importer
+
+
 def load_impl(spec: str) -> LazyImpl:
     """The implementation named by ``spec`` (see the module docstring); imports are lazy."""
     return load_located(*locate(spec))
@@ -248,8 +257,8 @@ def load_located(kind: str, where: str) -> LazyImpl:
         root = os.path.dirname(os.path.abspath(origin)) if origin else None
         if found is not None and found.submodule_search_locations is not None:
             package = _once(lambda: importlib.import_module(where))
-            return LazyImpl(where, lambda s: (package(), importlib.import_module(
-                f"{where}.{s}"))[1], lambda s: f"{where}.{s}", root)
+            return LazyImpl(where, _submodule_importer(package, where),
+                            lambda s: f"{where}.{s}", root)
         module = _once(lambda: importlib.import_module(where))
         return LazyImpl(where, module, lambda s: None, root)
 
@@ -258,7 +267,7 @@ def load_located(kind: str, where: str) -> LazyImpl:
         if str(file.parent) not in sys.path:
             sys.path.append(str(file.parent))  # its sibling imports
         name = file.stem if file.stem.isidentifier() else "user_impl"
-        if name in sys.modules or importlib.util.find_spec(name) not in (None,):
+        if name in sys.modules or importlib.util.find_spec(name) is not None:
             name = f"_zerotorch_user_{name}"
         module = _once(lambda: _exec_file(name, file))
         return LazyImpl(str(file), module, lambda s: None, str(file.parent))
@@ -276,5 +285,5 @@ def load_located(kind: str, where: str) -> LazyImpl:
                                       (other.submodule_search_locations or [])] == [str(folder)]
         if alias not in sys.builtin_module_names and (other is None or same):
             sys.meta_path.insert(0, _AliasFinder(alias, PACKAGE_NAME))
-    return LazyImpl(str(folder), lambda s: (package(), importlib.import_module(
-        f"{PACKAGE_NAME}.{s}"))[1], lambda s: f"{PACKAGE_NAME}.{s}", str(folder))
+    return LazyImpl(str(folder), _submodule_importer(package, PACKAGE_NAME),
+                    lambda s: f"{PACKAGE_NAME}.{s}", str(folder))

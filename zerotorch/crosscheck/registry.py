@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -56,22 +55,30 @@ class Concept:
     rtol: float = RTOL
     atol: float = ATOL
     known_deviation: str | None = None  # a documented book-vs-PyTorch difference this checks
-    requires: tuple[str, ...] = ()  # other book names the scratch side needs
+    # Other concepts the scratch side is built from (``layers.Affine`` for a network): when
+    # one of them fails too, the ``--impl`` report says to fix that one first.
+    requires: tuple[str, ...] = ()
     # ``--impl`` reports: diagnosis_hook(result, stages) -> str names a mistake specific to this
     # concept (stages still hold their arrays); "" falls back to diagnose.py's generic patterns.
     diagnosis_hook: Callable | None = None
 
     @property
-    def id(self) -> str:
-        return self.name
-
-    @property
     def book_name(self) -> str:
-        """The name looked up in an implementation: ``name`` without its ``[variant]``."""
+        """``name`` without its ``[variant]``."""
         return self.name.split("[", 1)[0]
 
+    @property
+    def scratch_name(self) -> str:
+        """The name looked up in an implementation: a pair kind's ``scratch_cls`` /
+        ``scratch_fn`` when set (a variant checking another book name), else ``book_name``."""
+        for attr in ("scratch_cls", "scratch_fn"):
+            name = getattr(self, attr, None)
+            if name:
+                return name
+        return self.book_name
+
     def lookup(self, impl: Impl, dotted: str | None = None):
-        name = dotted or self.book_name
+        name = dotted or self.scratch_name
         obj = impl.resolve(name)
         if obj is None:
             raise Missing(name)
@@ -157,7 +164,7 @@ class FunctionPair(Concept):
     scratch_fn: str | None = None
 
     def run(self, impl: Impl, rng: np.random.Generator) -> list[Stage]:
-        fn = self.lookup(impl, self.scratch_fn)
+        fn = self.lookup(impl)
         args = self.inputs(rng)
         copies = [np.array(a, copy=True) for a in args]
         y_s = fn(*args)
@@ -224,7 +231,7 @@ class LayerPair(Concept):
     builtin_note: str = ""
 
     def run(self, impl: Impl, rng: np.random.Generator) -> list[Stage]:
-        cls = self.lookup(impl, self.scratch_cls)
+        cls = self.lookup(impl)
         kwargs = self.init(rng)
         layer = cls(**{k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else v)
                        for k, v in kwargs.items()})
@@ -291,8 +298,8 @@ class NetworkPair(Concept):
     parameters listed in ``numerical_keys`` (all when ``None``).
     """
 
-    build: Callable[[Any, np.random.Generator], Any]
-    torch_build: Callable[[Any], torch.nn.Module]
+    build: Callable[[type, np.random.Generator], object]
+    torch_build: Callable[[object], torch.nn.Module]
     inputs: Callable[[np.random.Generator], tuple]
     scratch_loss_and_grads: Callable | None = None
     torch_loss: Callable | None = None

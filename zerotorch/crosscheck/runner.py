@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zerotorch.crosscheck.compare import Stage
+from zerotorch.crosscheck.compare import Stage, stage_base
 from zerotorch.crosscheck.impl import Impl, scratch_impl
 from zerotorch.crosscheck.registry import Concept, Missing, concepts
 
 PASS, FAIL, MISSING, ERROR = "PASS", "FAIL", "MISSING", "ERROR"
 TIMEOUT = "TIMEOUT"  # only from ``--impl`` runs (user.py): the reader's code ran out of time
+FAILED = (FAIL, ERROR, TIMEOUT)  # statuses that make a report fail (MISSING: see each caller)
 
 
 @dataclass
@@ -35,11 +36,9 @@ class ConceptResult:
 
     def max_abs(self, against: str, names: tuple[str, ...] | None = None,
                 exclude: tuple[str, ...] = ()) -> float | None:
-        def base(name: str) -> str:  # "dx [tied maxima]" (an --impl probe) counts as "dx"
-            return name.split(" [", 1)[0]
-
         vals = [s.max_abs for s in self.stages if s.against == against
-                and (names is None or base(s.name) in names) and base(s.name) not in exclude]
+                and (names is None or stage_base(s.name) in names)
+                and stage_base(s.name) not in exclude]
         return max(vals) if vals else None
 
     def to_json(self) -> dict:
@@ -117,8 +116,8 @@ def format_table(results: list[ConceptResult], impl_name: str = "scratch",
         dx = r.max_abs("zerotorch", ("dx", "dy"))
         params = r.max_abs("zerotorch", exclude=("forward", "loss", "dx", "dy"))
         builtin = r.max_abs("builtin")
-        status = r.status + (" (book deviation)" if r.known_deviation and r.status in
-                             (FAIL, ERROR, TIMEOUT) else "")
+        status = r.status + (" (book deviation)" if r.known_deviation and r.status in FAILED
+                             else "")
         rows.append((r.name, r.chapter, _fmt(fwd), _fmt(dx), _fmt(params),
                      _fmt(builtin) if r.builtin_name else "-", status))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
@@ -127,7 +126,7 @@ def format_table(results: list[ConceptResult], impl_name: str = "scratch",
     out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     details = []
     for r in results:
-        if r.status in (FAIL, ERROR, TIMEOUT):
+        if r.status in FAILED:
             first = r.first_failure()
             msg = r.error or (first.describe() if first else "")
             details.append(f"{r.name}: {r.status}: {msg}")

@@ -30,6 +30,7 @@ from pathlib import Path
 from zerotorch.crosscheck.runner import (
     ERROR,
     FAIL,
+    FAILED,
     MISSING,
     PASS,
     TIMEOUT,
@@ -43,7 +44,6 @@ from zerotorch.crosscheck.runner import (
 STARTUP_TIMEOUT = 120.0
 # After asking a hung worker for its stack, wait this long for the dump before killing it.
 DUMP_GRACE = 1.0
-FAILED = (FAIL, ERROR, TIMEOUT)
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
 
 
@@ -358,7 +358,22 @@ def check_impl(spec: str, only=None, seed: int = 0, timeout: float = 60.0,
             results.append(result)
     finally:
         worker.close()
+    note_failed_requirements(results, todo)
     return results
+
+
+def note_failed_requirements(results: list[ConceptResult], checked) -> None:
+    """A failing concept built from other concepts (``Concept.requires``, e.g. a network from
+    its layers) that failed in the same report says so first: fixing those usually fixes it."""
+    failed = {r.name.split("[", 1)[0] for r in results if r.status in FAILED}
+    for concept, result in zip(checked, results, strict=True):
+        if result.status not in FAILED:
+            continue
+        culprits = [name for name in concept.requires if name in failed]
+        if culprits:
+            verb = "fails" if len(culprits) == 1 else "fail"
+            first = f"built from {', '.join(culprits)}, which {verb} too: fix that first"
+            result.diagnosis = f"{first}; {result.diagnosis}" if result.diagnosis else first
 
 
 def exit_status(results: list[ConceptResult]) -> int:

@@ -10,6 +10,7 @@ from zerotorch import functional as zF
 from zerotorch import two_layer_net as ztl
 from zerotorch.crosscheck.compare import compare, tensor
 from zerotorch.crosscheck.registry import CustomPair, FunctionPair, register
+from zerotorch.nn import linear_from_book
 
 
 def _x(rng: np.random.Generator) -> tuple:
@@ -59,7 +60,8 @@ register(FunctionPair(
 ))
 
 
-def _random_ch3_network(rng: np.random.Generator) -> dict:
+def random_ch3_network(rng: np.random.Generator) -> dict:
+    """A float64 784-50-100-10 params dict shaped like the book's ``sample_weight.pkl``."""
     sizes = (784, 50, 100, 10)
     net = {}
     for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True), start=1):
@@ -71,11 +73,8 @@ def _random_ch3_network(rng: np.random.Generator) -> dict:
 def _ch3_builtin(network: dict) -> nn.Sequential:
     layers = []
     for i in (1, 2, 3):
-        W = torch.as_tensor(network[f"W{i}"])
-        lin = nn.Linear(*W.shape, dtype=W.dtype)
-        with torch.no_grad():
-            lin.weight.copy_(W.T)  # (out, in)
-            lin.bias.copy_(torch.as_tensor(network[f"b{i}"]))
+        lin = linear_from_book(torch.as_tensor(network[f"W{i}"]),
+                               torch.as_tensor(network[f"b{i}"]))  # weight = W.T
         layers += [lin, nn.Sigmoid()] if i < 3 else [lin, nn.Softmax(dim=-1)]
     return nn.Sequential(nn.Flatten(), *layers)
 
@@ -86,7 +85,7 @@ def _check_ch3_predict(concept, impl, rng):
     stages = []
     examples = (("2-3-2-2", {k: np.asarray(v) for k, v in ztl.init_network().items()},
                  rng.standard_normal((5, 2))),
-                ("784-50-100-10", _random_ch3_network(rng), rng.uniform(0, 1, (6, 1, 28, 28))))
+                ("784-50-100-10", random_ch3_network(rng), rng.uniform(0, 1, (6, 1, 28, 28))))
     for label, network, x in examples:
         network = {k: np.asarray(v, dtype=np.float64) for k, v in network.items()}
         y_s = predict({k: v.copy() for k, v in network.items()}, x.copy())

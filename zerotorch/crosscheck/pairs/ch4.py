@@ -32,9 +32,7 @@ def _probabilities(rng: np.random.Generator, n: int = 5) -> np.ndarray:
 
 
 def _one_hot(labels: np.ndarray) -> np.ndarray:
-    out = np.zeros((labels.size, N_CLASSES))
-    out[np.arange(labels.size), labels] = 1.0
-    return out
+    return np.eye(N_CLASSES)[labels]  # (N, C)
 
 
 def _labels(rng, n=5):
@@ -180,7 +178,7 @@ register(NetworkPair(
     name="networks.SimpleNet", chapter="4.4.2", title="simpleNet (2×3, softmax, CE)",
     build=lambda cls, rng: cls(rng=rng),
     torch_build=lambda net: ztl.SimpleNet(dtype=torch.float64).load_params(net.params),
-    inputs=lambda rng: (rng.standard_normal((4, 2)), _one_hot(rng.integers(0, 3, 4))[:, :3]),
+    inputs=lambda rng: (rng.standard_normal((4, 2)), np.eye(3)[rng.integers(0, 3, 4)]),
     requires=("functions.softmax", "functions.cross_entropy_error"),
 ))
 register(NetworkPair(

@@ -210,10 +210,15 @@ register(NetworkPair(
 ))
 
 
+def _small_config(kind: str):
+    """(small constructor kwargs, zerotorch class) of ``kind`` ("SimpleConvNet"/"DeepConvNet")."""
+    return ((SIMPLE_SMALL, zconvnet.SimpleConvNet) if kind == "SimpleConvNet"
+            else (DEEP_SMALL, zconvnet.DeepConvNet))
+
+
 def _check_vs_builtin(kind):
     """zerotorch network vs the same network from torch built-ins: logits and every gradient."""
-    small, cls_t = ((SIMPLE_SMALL, zconvnet.SimpleConvNet) if kind == "SimpleConvNet"
-                    else (DEEP_SMALL, zconvnet.DeepConvNet))
+    small, cls_t = _small_config(kind)
 
     def check(concept, impl, rng) -> list[Stage]:
         net_s = concept.lookup(impl, f"networks.{kind}")(rng=rng, **small)
@@ -262,8 +267,7 @@ ADAM_STEPS = 50
 
 def _check_trajectory(kind):
     """50 Adam steps (lr 0.01) from the same weights, float64, dropout masks injected."""
-    small, cls_t = ((SIMPLE_SMALL, zconvnet.SimpleConvNet) if kind == "SimpleConvNet"
-                    else (DEEP_SMALL, zconvnet.DeepConvNet))
+    small, cls_t = _small_config(kind)
 
     def check(concept, impl, rng) -> list[Stage]:
         net_s = concept.lookup(impl, f"networks.{kind}")(rng=rng, **small)
@@ -282,9 +286,9 @@ def _check_trajectory(kind):
             loss = net_t.loss(xt, tt, train_flg=True)
             loss.backward()
             adam_t.step()
-            flat_s = np.concatenate([np.ravel(v) for v in net_s.params.values()])
-            flat_t = np.concatenate([p.detach().numpy().ravel()
-                                     for p in net_t.book_params().values()])
+            book_t = net_t.book_params()  # same keys, compared key by key in one vector
+            flat_s = np.concatenate([np.ravel(net_s.params[k]) for k in book_t])
+            flat_t = np.concatenate([p.detach().numpy().ravel() for p in book_t.values()])
             stage = compare("params trajectory", flat_t, flat_s)
             stage.note = f"step {step}"
             per_step.append(stage)
