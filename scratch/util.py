@@ -110,19 +110,27 @@ def im2col(input_data: np.ndarray, filter_h: int, filter_w: int, stride: int = 1
     return col.reshape(n * out_h * out_w, c * filter_h * filter_w)  # contiguous: no copy
 
 
+def check_col2im(col_shape, input_shape, filter_h: int, filter_w: int, stride: int,
+                 pad: int) -> tuple[int, int, int, int, int, int]:
+    """ch7.4.3 Validate col2im's arguments (both sides call this); return (N, C, H, W, oh, ow)."""
+    out_h, out_w = check_geometry(input_shape, filter_h, filter_w, stride, pad, what="col2im")
+    n, c, h, w = (int(s) for s in input_shape)
+    expected = (n * out_h * out_w, c * filter_h * filter_w)
+    if tuple(col_shape) != expected:
+        raise ValueError(f"col2im: col has shape {tuple(col_shape)}, expected {expected} for "
+                         f"input shape {(n, c, h, w)}, filter {filter_h}x{filter_w}, "
+                         f"stride={stride}, pad={pad}")
+    return n, c, h, w, out_h, out_w
+
+
 def col2im(col: np.ndarray, input_shape, filter_h: int, filter_w: int, stride: int = 1,
            pad: int = 0) -> np.ndarray:
     """ch7.4.3 col2im, the adjoint of ``im2col``: sums each column entry back onto its pixel.
 
     ``col``: (N·out_h·out_w, C·FH·FW) → (N, C, H, W) (a channels-last view, same values).
     """
-    out_h, out_w = check_geometry(input_shape, filter_h, filter_w, stride, pad, what="col2im")
-    n, c, h, w = (int(s) for s in input_shape)
-    expected = (n * out_h * out_w, c * filter_h * filter_w)
-    if tuple(col.shape) != expected:
-        raise ValueError(f"col2im: col has shape {tuple(col.shape)}, expected {expected} for "
-                         f"input shape {(n, c, h, w)}, filter {filter_h}x{filter_w}, "
-                         f"stride={stride}, pad={pad}")
+    n, c, h, w, out_h, out_w = check_col2im(col.shape, input_shape, filter_h, filter_w, stride,
+                                            pad)
     col6 = col.reshape(n, out_h, out_w, c, filter_h, filter_w)
     img = np.zeros((n, h + 2 * pad, w + 2 * pad, c), dtype=float_dtype(col))  # (N, Hp, Wp, C)
     for i in range(filter_h):

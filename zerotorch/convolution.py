@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scratch.util import check_geometry
+from scratch.util import check_col2im, check_geometry
 
 
 def as_parameter(value) -> nn.Parameter:
@@ -35,13 +35,8 @@ def im2col(input_data: torch.Tensor, filter_h: int, filter_w: int, stride: int =
 def col2im(col: torch.Tensor, input_shape, filter_h: int, filter_w: int, stride: int = 1,
            pad: int = 0) -> torch.Tensor:
     """ch7.4.3 col2im via ``F.fold`` (sums overlapping entries): → (N, C, H, W)."""
-    out_h, out_w = check_geometry(input_shape, filter_h, filter_w, stride, pad, what="col2im")
-    n, c, h, w = (int(s) for s in input_shape)
-    expected = (n * out_h * out_w, c * filter_h * filter_w)
-    if tuple(col.shape) != expected:
-        raise ValueError(f"col2im: col has shape {tuple(col.shape)}, expected {expected} for "
-                         f"input shape {(n, c, h, w)}, filter {filter_h}x{filter_w}, "
-                         f"stride={stride}, pad={pad}")
+    n, c, h, w, out_h, out_w = check_col2im(col.shape, input_shape, filter_h, filter_w, stride,
+                                            pad)
     cols = col.reshape(n, out_h * out_w, -1).transpose(1, 2)  # (N, C·FH·FW, L)
     return F.fold(cols, (h, w), (filter_h, filter_w), padding=pad, stride=stride)
 
