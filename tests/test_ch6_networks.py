@@ -350,3 +350,41 @@ def test_scratch_and_zerotorch_share_constructor_arguments(name):
             assert z_params[k].default == p.default, k
     extra = list(z_params)[len(book):]
     assert all(z_params[k].default is not inspect.Parameter.empty for k in extra), extra
+
+
+class GlobalRandomDropout:
+    """The book's Dropout: masks from the global ``np.random``, no ``rng`` attribute."""
+
+    def __init__(self, dropout_ratio=0.5):
+        self.dropout_ratio = dropout_ratio
+        self.mask = None
+
+    def forward(self, x, train_flg=True):
+        if train_flg:
+            self.mask = np.random.rand(*x.shape) > self.dropout_ratio  # noqa: NPY002 (the book's global RNG)
+            return x * self.mask
+        return x * (1.0 - self.dropout_ratio)
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+class BookStyleDropoutNet(MultiLayerNetExtend):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in self.layers:
+            if name.startswith("Dropout"):
+                self.layers[name] = GlobalRandomDropout(self.layers[name].dropout_ratio)
+
+
+def test_dropout_pair_holds_book_style_global_random_masks_fixed():
+    """A reader's Dropout that draws from the global np.random still gets identical masks on
+    both sides and across the numerical check; the global random state is left as it was."""
+    np.random.seed(5)  # noqa: NPY002 (the book's global RNG)
+    before = np.random.get_state()[1].copy()  # noqa: NPY002 (the book's global RNG)
+    impl = Impl("book-style", {"networks": type("m", (), {"MultiLayerNetExtend":
+                                                          BookStyleDropoutNet})})
+    result = run_concept(REGISTRY["networks.MultiLayerNetExtend[dropout]"], impl)
+    assert result.status == "PASS", [s.describe() for s in result.stages if not s.ok]
+    assert {s.against for s in result.stages} >= {"zerotorch", "numerical"}
+    np.testing.assert_array_equal(np.random.get_state()[1], before)  # noqa: NPY002 (the book's global RNG)

@@ -353,10 +353,6 @@ def _backward_after_eval(result, ctx) -> bool:
     return result.status == "ERROR" and getattr(ctx.concept, "train", None) is False
 
 
-def _dropout_without_rng(result, ctx) -> bool:
-    return result.status == "ERROR" and "'rng'" in result.error
-
-
 BOOK_DEVIATIONS: list[BookDeviation] = [
     BookDeviation("layers.Relu", _only("dout unchanged"),
                   "the book's Relu.backward writes zeros into the incoming dout "
@@ -373,9 +369,6 @@ BOOK_DEVIATIONS: list[BookDeviation] = [
     BookDeviation("layers.Dropout", _backward_after_eval,
                   "the book's Dropout sets its mask only in training mode, so backward after a "
                   "test-mode forward fails (dout * None)"),
-    BookDeviation("networks.MultiLayerNetExtend", _dropout_without_rng,
-                  "the book's Dropout draws each mask from the global np.random (it has no "
-                  "rng), so the check cannot hold the masks fixed across loss evaluations"),
 ]
 
 

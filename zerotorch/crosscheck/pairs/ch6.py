@@ -247,10 +247,25 @@ def _torch_net(cls, **kw):
 
 
 def _train_mode_loss_and_grads(net, x, t):
-    for layer in net.layers.values():
-        if hasattr(layer, "dropout_ratio") and not isinstance(layer.rng, FixedUniform):
-            layer.rng = FixedUniform(np.random.default_rng(99))
-    return net.loss(x, t, train_flg=True), net.gradient(x, t)
+    """Training-mode loss and gradient with the same dropout masks on every call.
+
+    Our Dropout takes an ``rng`` (a fixed stream is injected); the book's draws from the global
+    ``np.random``, so it gets the same seed before each pass and the global state is restored.
+    """
+    dropouts = [layer for layer in net.layers.values() if hasattr(layer, "dropout_ratio")]
+    if all(hasattr(layer, "rng") for layer in dropouts):
+        for layer in dropouts:
+            if not isinstance(layer.rng, FixedUniform):
+                layer.rng = FixedUniform(np.random.default_rng(99))
+        return net.loss(x, t, train_flg=True), net.gradient(x, t)
+    state = np.random.get_state()  # noqa: NPY002 (the book's global RNG)
+    try:
+        np.random.seed(99)  # noqa: NPY002 (the book's global RNG)
+        loss = net.loss(x, t, train_flg=True)
+        np.random.seed(99)  # noqa: NPY002 (the book's global RNG)
+        return loss, net.gradient(x, t)
+    finally:
+        np.random.set_state(state)  # noqa: NPY002 (the book's global RNG)
 
 
 def _train_mode_torch_loss(net_t, net, x, t):
