@@ -143,7 +143,24 @@ class SimpleNet:
         return {"W": numerical_gradient(lambda _w: self.loss(x, t), self.W)}
 
 
-class TwoLayerNetCh4:
+class _TwoLayerBase:
+    """What both two-layer nets share: ``params`` W1, b1, W2, b2 and the book's helpers."""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int,
+                 weight_init_std: float = 0.01, rng: np.random.Generator | None = None):
+        self.params = _two_layer_params(input_size, hidden_size, output_size,
+                                        weight_init_std, _default_rng(rng))
+
+    def accuracy(self, x, t) -> float:
+        return accuracy_of(self.predict(x), t)
+
+    def numerical_gradient(self, x, t) -> dict:
+        """ch4.5.1 every parameter's gradient by central differences (slow: 2 losses a weight)."""
+        loss = lambda _w: self.loss(x, t)
+        return {k: numerical_gradient(loss, v) for k, v in self.params.items()}
+
+
+class TwoLayerNetCh4(_TwoLayerBase):
     """ch4.5.1 two-layer net: Affine → sigmoid → Affine → softmax, gradients by hand.
 
     Args:
@@ -151,11 +168,6 @@ class TwoLayerNetCh4:
         weight_init_std: weights ~ N(0, std²); biases start at 0.
         rng: the generator drawing the initial weights.
     """
-
-    def __init__(self, input_size: int, hidden_size: int, output_size: int,
-                 weight_init_std: float = 0.01, rng: np.random.Generator | None = None):
-        self.params = _two_layer_params(input_size, hidden_size, output_size,
-                                        weight_init_std, _default_rng(rng))
 
     def predict(self, x):
         """Softmax probabilities (N, output_size), as the book's ch4 ``predict``."""
@@ -166,14 +178,6 @@ class TwoLayerNetCh4:
 
     def loss(self, x, t):
         return cross_entropy_error(self.predict(x), t)
-
-    def accuracy(self, x, t) -> float:
-        return accuracy_of(self.predict(x), t)
-
-    def numerical_gradient(self, x, t) -> dict:
-        """ch4.5.1 every parameter's gradient by central differences (slow: 2 losses a weight)."""
-        loss = lambda _w: self.loss(x, t)
-        return {k: numerical_gradient(loss, v) for k, v in self.params.items()}
 
     def gradient(self, x, t) -> dict:
         """ch4.5.1 / ch5 the analytic gradient (backpropagation written out)."""
@@ -190,7 +194,7 @@ class TwoLayerNetCh4:
 # --- ch5 --------------------------------------------------------------------------------------
 
 
-class TwoLayerNet:
+class TwoLayerNet(_TwoLayerBase):
     """ch5.7.2 two-layer net built from layers: Affine1 → Relu1 → Affine2, SoftmaxWithLoss.
 
     Same constructor as the book (plus ``rng``). ``layers`` holds the layers in order,
@@ -200,8 +204,7 @@ class TwoLayerNet:
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int,
                  weight_init_std: float = 0.01, rng: np.random.Generator | None = None):
-        self.params = _two_layer_params(input_size, hidden_size, output_size,
-                                        weight_init_std, _default_rng(rng))
+        super().__init__(input_size, hidden_size, output_size, weight_init_std, rng)
         self.layers = {
             "Affine1": Affine(self.params["W1"], self.params["b1"]),
             "Relu1": Relu(),
@@ -223,13 +226,6 @@ class TwoLayerNet:
 
     def loss(self, x, t):
         return self.last_layer.forward(self.predict(x), t)
-
-    def accuracy(self, x, t) -> float:
-        return accuracy_of(self.predict(x), t)
-
-    def numerical_gradient(self, x, t) -> dict:
-        loss = lambda _w: self.loss(x, t)
-        return {k: numerical_gradient(loss, v) for k, v in self.params.items()}
 
     def gradient(self, x, t) -> dict:
         """ch5.7.3 backpropagation through the layers."""
