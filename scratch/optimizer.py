@@ -13,6 +13,10 @@ import numpy as np
 EPS = 1e-7  # the book's constant in AdaGrad/RMSprop/Adam denominators
 
 
+# "book": today's official code (= SGD(nesterov=True)); "book-2016": the first edition's code.
+NESTEROV_VARIANTS = ("book", "book-2016")
+
+
 def _zeros_like(params: dict) -> dict:
     return {key: np.zeros_like(val) for key, val in params.items()}
 
@@ -45,17 +49,22 @@ class Momentum:
 
 
 class Nesterov:
-    """ch6.1 Nesterov's accelerated gradient exactly as the book's code writes it.
+    """ch6.1 Nesterov's accelerated gradient as the book's code writes it today.
 
-    v ← momentum·v − lr·g first, then W ← W + momentum²·v − (1 + momentum)·lr·g with the *new*
-    v. The paper's order (and PyTorch's ``SGD(nesterov=True)``) steps with the old v; the two
-    differ by momentum²·lr·g from the first update (``zerotorch.optim.Nesterov(variant="torch")``
-    gives the paper's order; tests/test_ch6_optimizers.py measures the gap).
+    W ← W + momentum²·v − (1 + momentum)·lr·g with the velocity from *before* this update,
+    then v ← momentum·v − lr·g: the paper's order, equal to PyTorch's
+    ``SGD(momentum, nesterov=True)`` (v = −lr·buf). ``variant="book-2016"`` is the book's first
+    code (changed in 2021): v is updated first and the step uses the *new* v, momentum²·lr·g
+    apart from the first update (tests/test_ch6_optimizers.py measures the gap).
     """
 
-    def __init__(self, lr=0.01, momentum=0.9):
+    def __init__(self, lr=0.01, momentum=0.9, variant="book"):
+        if variant not in NESTEROV_VARIANTS:
+            raise ValueError(f"Nesterov: variant must be one of {NESTEROV_VARIANTS}, "
+                             f"got {variant!r}")
         self.lr = lr
         self.momentum = momentum
+        self.variant = variant
         self.v = None
 
     def update(self, params, grads):
@@ -63,9 +72,12 @@ class Nesterov:
             self.v = _zeros_like(params)
         m = self.momentum
         for key in params:
-            self.v[key] = m * self.v[key] - self.lr * grads[key]
+            if self.variant == "book-2016":
+                self.v[key] = m * self.v[key] - self.lr * grads[key]
             params[key] += m * m * self.v[key]
             params[key] -= (1 + m) * self.lr * grads[key]
+            if self.variant == "book":
+                self.v[key] = m * self.v[key] - self.lr * grads[key]
 
 
 class AdaGrad:

@@ -129,42 +129,48 @@ def test_builtin_default_eps_differs_from_the_books(book, torch_cls, kw, default
     np.testing.assert_allclose(mapped, b, rtol=0, atol=TRAJ_ATOL)
 
 
-class PaperOrderNesterov(so.Nesterov):
-    """The paper's (and torch's) order: move W with the old v, then update v."""
+class VFirstNesterov(so.Nesterov):
+    """A hand-written 2016-order Nesterov (v updated first, the step uses the new v)."""
 
     def update(self, params, grads):
         if self.v is None:
             self.v = {k: np.zeros_like(v) for k, v in params.items()}
         m = self.momentum
         for key in params:
+            self.v[key] = m * self.v[key] - self.lr * grads[key]
             params[key] += m * m * self.v[key]
             params[key] -= (1 + m) * self.lr * grads[key]
-            self.v[key] = m * self.v[key] - self.lr * grads[key]
 
 
-def test_nesterov_book_order_differs_from_sgd_nesterov():
-    """BOOK-NOTES states the paper's order, but the book's code updates v first (W += m²·v_new).
+def test_nesterov_today_equals_sgd_nesterov_and_2016_order_differs():
+    """Today's book code (commit 89eadd0, 2021) steps with the old v: = SGD(nesterov=True).
 
-    From the first update the two differ by exactly m²·lr·g₀; zerotorch's ``variant="torch"``
-    is the paper's order and equals ``torch.optim.SGD(nesterov=True)``.
+    The 2016 code (``variant="book-2016"``) updated v first; from the first update the two differ
+    by exactly m²·lr·g₀, and after 100 steps they are still 1.5e-4 apart.
     """
     lr, m = 0.05, 0.9
     g_fn = lambda w: np.array([w[0] / 10.0, 2.0 * w[1]])
     g0 = g_fn(np.array(START))
-    book1 = _run_scratch(so.Nesterov(lr=lr, momentum=m), g_fn, np.array(START), 1)
-    paper1 = _run_scratch(PaperOrderNesterov(lr=lr, momentum=m), g_fn, np.array(START), 1)
-    np.testing.assert_allclose(paper1 - book1, m * m * lr * g0, rtol=1e-12)
-    assert np.abs(paper1 - book1).max() == pytest.approx(0.162, abs=1e-12)  # 0.81·0.05·4
+    today1 = _run_scratch(so.Nesterov(lr=lr, momentum=m), g_fn, np.array(START), 1)
+    old1 = _run_scratch(so.Nesterov(lr=lr, momentum=m, variant="book-2016"), g_fn,
+                        np.array(START), 1)
+    np.testing.assert_allclose(today1 - old1, m * m * lr * g0, rtol=1e-12)
+    assert np.abs(today1 - old1).max() == pytest.approx(0.162, abs=1e-12)  # 0.81·0.05·4
     torch_path = _run_torch(torch.optim.SGD, g_fn, np.array(START), 100, lr=lr, momentum=m,
                             nesterov=True)
-    paper = _run_scratch(PaperOrderNesterov(lr=lr, momentum=m), g_fn, np.array(START), 100)
-    book = _run_scratch(so.Nesterov(lr=lr, momentum=m), g_fn, np.array(START), 100)
-    np.testing.assert_allclose(torch_path, paper, rtol=0, atol=TRAJ_ATOL)
-    # both converge to the minimum, yet after 100 steps the book is still 1.5e-4 off torch's path
-    assert np.abs(torch_path - book).max() == pytest.approx(1.5308e-4, rel=1e-3)
-    variant = _run_torch(lambda ps, **kw: zo.Nesterov(ps, variant="torch", **kw), g_fn,
-                         np.array(START), 100, lr=lr, momentum=m)
-    np.testing.assert_allclose(variant, torch_path, rtol=0, atol=TRAJ_ATOL)
+    today = _run_scratch(so.Nesterov(lr=lr, momentum=m), g_fn, np.array(START), 100)
+    old = _run_scratch(so.Nesterov(lr=lr, momentum=m, variant="book-2016"), g_fn,
+                       np.array(START), 100)
+    hand = _run_scratch(VFirstNesterov(lr=lr, momentum=m), g_fn, np.array(START), 100)
+    np.testing.assert_allclose(today, torch_path, rtol=0, atol=TRAJ_ATOL)
+    np.testing.assert_allclose(hand, old, rtol=0, atol=0)
+    assert np.abs(torch_path - old).max() == pytest.approx(1.5308e-4, rel=1e-3)
+    for variant, ref in (("book", torch_path), ("book-2016", old)):
+        ours = _run_torch(lambda ps, v=variant, **kw: zo.Nesterov(ps, variant=v, **kw), g_fn,
+                          np.array(START), 100, lr=lr, momentum=m)
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=TRAJ_ATOL)
+    with pytest.raises(ValueError, match="variant must be one of"):
+        so.Nesterov(variant="torch")
 
 
 class BiasUncorrectedAdam(so.Adam):
@@ -193,7 +199,7 @@ class TorchEpsRMSprop(so.RMSprop):
 
 
 @pytest.mark.parametrize(("name", "bug"), [
-    ("optimizer.Nesterov", PaperOrderNesterov),
+    ("optimizer.Nesterov", VFirstNesterov),
     ("optimizer.Adam", BiasUncorrectedAdam),
     ("optimizer.Momentum", DampenedMomentum),
     ("optimizer.RMSprop", TorchEpsRMSprop),

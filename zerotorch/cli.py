@@ -8,7 +8,7 @@ import sys
 
 def _crosscheck(args: argparse.Namespace) -> int:
     from zerotorch.crosscheck import format_json, format_table, run_all, scratch_impl
-    from zerotorch.crosscheck.runner import FAILED, MISSING
+    from zerotorch.crosscheck.runner import exit_status
 
     if getattr(args, "impl", None):
         from zerotorch.crosscheck.user import run_user  # the reader's own code, sandboxed
@@ -23,7 +23,7 @@ def _crosscheck(args: argparse.Namespace) -> int:
     print(format_json(results, impl.name) if args.json else format_table(results, impl.name))
     # Our own scratch must provide every registered concept: MISSING here is a failure (for a
     # reader's --impl code it is not; see user.exit_status).
-    failed = any(r.status in (*FAILED, MISSING) for r in results)
+    failed = exit_status(results, strict=args.strict, missing_fails=True) != 0
     if not args.json and not args.only and not args.no_reproduce:
         from zerotorch.reproduce import reproduce_if_available
 
@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     cc.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     cc.add_argument("--timeout", type=float, default=60.0,
                     help="seconds allowed per concept for --impl code")
+    cc.add_argument("--strict", action="store_true",
+                    help="exit 1 unless every concept equals PyTorch (a PASS under a version "
+                         "of the book only is then a failure)")
     cc.add_argument("--no-reproduce", action="store_true",
                     help="skip the book-weight reproduction printed when MNIST is found")
     cc.set_defaults(func=_crosscheck)

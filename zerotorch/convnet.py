@@ -39,6 +39,9 @@ def _init(shapes: dict, weight_init_std, generator, dtype) -> dict[str, torch.Te
 class _ConvNetBase(nn.Module):
     """Shared book API on top of ``forward``."""
 
+    # The loss's cross-entropy, as ``BookNetwork``'s (the book's 1e-7 and backward by default).
+    loss_delta: float = F_.CROSS_ENTROPY_DELTA
+    loss_grad: str = "book"
     _bindings: dict[str, tuple[str, str]]  # submodule path -> (W key, b key)
 
     def book_params(self) -> dict[str, nn.Parameter]:
@@ -88,7 +91,8 @@ class _ConvNetBase(nn.Module):
 
     def loss(self, x: torch.Tensor, t: torch.Tensor, train_flg: bool = False) -> torch.Tensor:
         """The book's mean softmax cross-entropy (1e-7 in the log) of ``predict(x)``."""
-        return F_.softmax_cross_entropy(self.predict(x, train_flg), t)
+        return F_.softmax_cross_entropy(self.predict(x, train_flg), t, self.loss_delta,
+                                        self.loss_grad)
 
     @torch.no_grad()
     def predict_labels(self, x: torch.Tensor, batch_size: int = 100) -> torch.Tensor:

@@ -68,24 +68,33 @@ def _labels(y: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tenso
     return y, t
 
 
-def cross_entropy_error(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+def cross_entropy_error(y: torch.Tensor, t: torch.Tensor,
+                        delta: float = CROSS_ENTROPY_DELTA) -> torch.Tensor:
     """ch4.2.4 the book's mean cross-entropy −Σ log(y[t] + 1e-7) / N of *probabilities* ``y``.
 
-    Equals ``F.nll_loss(torch.log(y + 1e-7), t)``; autograd differentiates it including the 1e-7.
+    Equals ``F.nll_loss(torch.log(y + delta), t)``; autograd differentiates it including the
+    delta. ``delta=0`` is the book's code before 2017-12 and ``F.nll_loss(torch.log(y), t)``.
     """
     y, t = _labels(y, t)
     picked = y[torch.arange(y.shape[0]), t]  # (N,)
-    return -torch.log(picked + CROSS_ENTROPY_DELTA).sum() / y.shape[0]
+    return -torch.log(picked + delta).sum() / y.shape[0]
 
 
-def softmax_cross_entropy(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+def softmax_cross_entropy(x: torch.Tensor, t: torch.Tensor, delta: float = CROSS_ENTROPY_DELTA,
+                          grad: str = "book") -> torch.Tensor:
     """ch5.6.3 the book's ``SoftmaxWithLoss`` on scores ``x``: its value *and* its gradient.
 
-    The value is the book's ``cross_entropy_error(softmax(x), t)`` (with the 1e-7). The gradient
-    is the book's backward, (y − t)/N, which is the exact gradient of the cross-entropy without
-    the 1e-7 (= ``F.cross_entropy``'s). So the 1e-7 enters only as a detached constant: forward
-    equals the book's layer, backward equals the book's layer and ``F.cross_entropy``.
+    The value is the book's ``cross_entropy_error(softmax(x), t, delta)`` (1e-7 by default;
+    ``delta=0`` gives ``F.cross_entropy``'s value). With ``grad="book"`` the gradient is the
+    book's backward, (y − t)/N, which is the exact gradient of the cross-entropy without the
+    delta (= ``F.cross_entropy``'s): the delta enters only as a detached constant. With
+    ``grad="autograd"`` it is the exact derivative of the value, delta included (what central
+    differences of the book's loss measure).
     """
+    if grad not in ("book", "autograd"):
+        raise ValueError(f"softmax_cross_entropy: grad must be 'book' or 'autograd', got {grad!r}")
+    if grad == "autograd":
+        return cross_entropy_error(softmax(x), t, delta)
     y2, t_idx = _labels(x, t)
     n = y2.shape[0]
     log_p = torch.log_softmax(y2, dim=-1)
@@ -93,5 +102,7 @@ def softmax_cross_entropy(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         exact = -(t.reshape(log_p.shape).to(log_p.dtype) * log_p).sum() / n
     else:
         exact = -log_p[torch.arange(n), t_idx].sum() / n
-    book = cross_entropy_error(softmax(x), t)
+    if delta == 0:
+        return exact
+    book = cross_entropy_error(softmax(x), t, delta)
     return exact + (book - exact).detach()

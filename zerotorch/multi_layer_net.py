@@ -103,7 +103,8 @@ class MultiLayerNet(BookNetwork):
 
     def loss(self, x: torch.Tensor, t: torch.Tensor, train_flg: bool = False) -> torch.Tensor:
         """The book's loss: softmax cross-entropy (1e-7 in the log) + the weight-decay term."""
-        return F_.softmax_cross_entropy(self.predict(x, train_flg), t) + self.weight_decay()
+        return (F_.softmax_cross_entropy(self.predict(x, train_flg), t, self.loss_delta,
+                                         self.loss_grad) + self.weight_decay())
 
     @property
     def dropout_layers(self) -> list[Dropout]:

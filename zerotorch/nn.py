@@ -90,11 +90,16 @@ class SoftmaxWithLoss(nn.Module):
     """ch5.6.3 softmax + the book's cross-entropy; ``forward(x, t)`` returns the mean loss.
 
     Value: the book's (with 1e-7 inside the log). Gradient: dout·(y − t)/N, the book's backward
-    and ``F.cross_entropy``'s gradient (see ``functional.softmax_cross_entropy``).
+    and ``F.cross_entropy``'s gradient (see ``functional.softmax_cross_entropy``). ``delta=0``
+    (keyword-only) is the book's code before 2017-12 and ``F.cross_entropy`` in value too.
     """
 
+    def __init__(self, *, delta: float = F_.CROSS_ENTROPY_DELTA):
+        super().__init__()
+        self.delta = delta
+
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return F_.softmax_cross_entropy(x, t)
+        return F_.softmax_cross_entropy(x, t, self.delta)
 from zerotorch.normalization import BatchNormalization, Dropout  # noqa: E402,F401
 
 from zerotorch.convolution import Convolution, Pooling  # noqa: E402,F401  # isort: skip

@@ -13,8 +13,8 @@ Two additions the book does not have, both off by default:
   whenever every parameter has a gradient at every step, which the book assumes).
 
 Mapping to the built-ins (proved in ``tests/test_ch6_optimizers.py``): Momentum ↔
-``SGD(momentum=m)``, Nesterov(variant="torch") ↔ ``SGD(momentum=m, nesterov=True)`` (the book's
-own order differs by m²·lr·g from the first step), AdaGrad ↔
+``SGD(momentum=m)``, Nesterov ↔ ``SGD(momentum=m, nesterov=True)`` (the 2016 code's order,
+``variant="book-2016"``, differs by m²·lr·g from the first step), AdaGrad ↔
 ``Adagrad(eps=1e-7)``, RMSprop ↔ ``RMSprop(alpha=decay_rate, eps=1e-7)``, Adam ↔
 ``Adam(betas=(beta1, beta2))`` with eps = 1e-7/√(1 − beta2^t) at step t (``adam_book_eps``).
 """
@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 EPS = 1e-7  # the book's constant in AdaGrad/RMSprop/Adam denominators
+NESTEROV_VARIANTS = ("book", "book-2016")  # today's official code (= torch); the 2016 code
 
 
 def _check(name: str, value: float, low: float = 0.0, high: float | None = None) -> None:
@@ -131,29 +132,29 @@ class Momentum(_BookOptimizer):
 
 
 class Nesterov(_BookOptimizer):
-    """ch6.1 Nesterov as the book's code: v ← m·v − lr·g, then W ← W + m²·v − (1 + m)·lr·g.
+    """ch6.1 Nesterov as the book's code today: W ← W + m²·v − (1 + m)·lr·g, then v ← m·v − lr·g.
 
-    ``variant="torch"`` steps with the velocity from *before* this update (the paper's order),
-    which equals ``torch.optim.SGD(momentum=m, nesterov=True)`` with v = −lr·buf.
+    This is the paper's order and equals ``torch.optim.SGD(momentum=m, nesterov=True)`` with
+    v = −lr·buf. ``variant="book-2016"`` is the book's first code (changed upstream in 2021):
+    v is updated first and the step uses the new v.
     """
 
     def __init__(self, params: Iterable, lr: float = 0.01, momentum: float = 0.9,
                  weight_decay: float = 0.0, variant: str = "book"):
-        if variant not in ("book", "torch"):
-            raise ValueError(f"variant must be 'book' or 'torch', got {variant!r}")
+        if variant not in NESTEROV_VARIANTS:
+            raise ValueError(f"Nesterov: variant must be one of {NESTEROV_VARIANTS}, "
+                             f"got {variant!r}")
         super().__init__(params, lr=lr, momentum=momentum, weight_decay=weight_decay,
                          variant=variant)
 
     def _update(self, p, g, state, group):
         _zeros_state(state, p, "v")
         v, m, lr = state["v"], group["momentum"], group["lr"]
-        if group["variant"] == "book":
+        if group["variant"] == "book-2016":
             v.copy_(m * v - lr * g)
-            p.add_(m * m * v)
-            p.sub_((1 + m) * lr * g)
-        else:
-            p.add_(m * m * v)
-            p.sub_((1 + m) * lr * g)
+        p.add_(m * m * v)
+        p.sub_((1 + m) * lr * g)
+        if group["variant"] == "book":
             v.copy_(m * v - lr * g)
 
 

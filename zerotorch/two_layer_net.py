@@ -73,6 +73,12 @@ class BookNetwork(nn.Module):
     """ch4–ch6 base of the networks: book-named parameters, ``book_params``/``load_params``,
     the book's loss and accuracy."""
 
+    # The loss's cross-entropy: the book's 1e-7 in the log and its backward (y − t)/N by default;
+    # ``loss_delta = 0`` is F.cross_entropy, ``loss_grad = "autograd"`` differentiates the delta
+    # too (see ``functional.softmax_cross_entropy``).
+    loss_delta: float = F_.CROSS_ENTROPY_DELTA
+    loss_grad: str = "book"
+
     def book_params(self) -> dict[str, nn.Parameter]:
         """The parameters keyed like the book's ``params`` dict (here: their attribute names)."""
         return dict(self.named_parameters())
@@ -96,7 +102,7 @@ class BookNetwork(nn.Module):
 
     def loss(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The book's loss: softmax + cross-entropy with 1e-7 in the log, mean over the batch."""
-        return F_.softmax_cross_entropy(self.forward(x), t)
+        return F_.softmax_cross_entropy(self.forward(x), t, self.loss_delta, self.loss_grad)
 
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, t: torch.Tensor) -> float:

@@ -13,16 +13,19 @@ from zerotorch.crosscheck.compare import (
     compare,
 )
 from zerotorch.crosscheck.impl import Impl, scratch_impl
+from zerotorch.crosscheck.pairs import ALL, REGISTRY
 from zerotorch.crosscheck.registry import (
-    REGISTRY,
+    BOOK,
+    PYTORCH,
     Concept,
     CustomPair,
     FunctionPair,
     LayerPair,
     NetworkPair,
     OptimizerPair,
+    Probe,
+    Reference,
     concepts,
-    register,
 )
 from zerotorch.crosscheck.runner import (
     ConceptResult,
@@ -33,8 +36,8 @@ from zerotorch.crosscheck.runner import (
 )
 
 __all__ = [
-    "ATOL", "RTOL", "REGISTRY", "ComparisonError", "Concept", "ConceptResult", "CustomPair",
-    "FunctionPair", "Impl", "LayerPair", "NetworkPair", "OptimizerPair", "Stage",
-    "assert_stages", "compare", "concepts", "format_json", "format_table", "register",
-    "run_all", "run_concept", "scratch_impl",
+    "ALL", "ATOL", "BOOK", "PYTORCH", "RTOL", "REGISTRY", "ComparisonError", "Concept",
+    "ConceptResult", "CustomPair", "FunctionPair", "Impl", "LayerPair", "NetworkPair",
+    "OptimizerPair", "Probe", "Reference", "Stage", "assert_stages", "compare", "concepts",
+    "format_json", "format_table", "run_all", "run_concept", "scratch_impl",
 ]

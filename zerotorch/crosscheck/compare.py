@@ -40,18 +40,26 @@ class Stage:
     note: str = ""
     expected: np.ndarray | None = field(default=None, repr=False, compare=False)
     actual: np.ndarray | None = field(default=None, repr=False, compare=False)
+    step: int | None = None  # a trajectory's first failing step (1-based), else None
+    probe: str = ""  # the probe (``Concept.probes``) whose inputs this stage ran on, if any
+
+    @property
+    def label(self) -> str:
+        """The name with its probe, e.g. ``dx [tied maxima]``."""
+        return f"{self.name} [{self.probe}]" if self.probe else self.name
 
     def describe(self) -> str:
         if self.shape_expected is not None and self.shape_actual != self.shape_expected:
             return (
-                f"{self.name} (vs {self.against}): shape {self.shape_actual}, "
+                f"{self.label} (vs {self.against}): shape {self.shape_actual}, "
                 f"expected {self.shape_expected}"
             )
         text = (
-            f"{self.name} (vs {self.against}): max|Δ|={self.max_abs:.3g}, "
+            f"{self.label} (vs {self.against}): max|Δ|={self.max_abs:.3g}, "
             f"max rel={self.max_rel:.3g}"
         )
-        return f"{text}; {self.note}" if self.note else text
+        notes = [n for n in (self.note, f"step {self.step}" if self.step else "") if n]
+        return f"{text}; {'; '.join(notes)}" if notes else text
 
     def to_json(self) -> dict:
         def num(v):
@@ -66,6 +74,8 @@ class Stage:
             "shape_expected": list(self.shape_expected) if self.shape_expected else None,
             "shape_actual": list(self.shape_actual) if self.shape_actual else None,
             "note": self.note,
+            "step": self.step,
+            "probe": self.probe or None,
         }
 
 
@@ -123,12 +133,6 @@ def compare(
     max_rel = float(rel.max()) if rel.size else 0.0
     ok = bool(np.all(diff <= atol + rtol * scale))
     return Stage(name, against, ok, max_abs, max_rel, e.shape, a.shape, note, e, a)
-
-
-def stage_base(name: str) -> str:
-    """The stage a probe's stage belongs to: ``"dx [tied maxima]"`` (an ``--impl`` probe, see
-    ``diagnose.PROBES``) is a ``"dx"``."""
-    return name.split(" [", 1)[0]
 
 
 def check_unchanged(name: str, before: np.ndarray, after) -> Stage:

@@ -2,15 +2,14 @@
 
 Used by ``zerotorch crosscheck --impl`` (``user.py``) on a concept that did not pass:
 
-- ``diagnose(result, concept, seed)``: looks at the failing stages' arrays (the side under test
-  vs the reference) and the concept's replayed inputs, and names the pattern: a transposed
-  gradient, a missing division by the batch size, ``dout`` written in place, softmax overflowing
-  without the max subtracted, the Pooling gradient sent to every tied maximum, BN with the
-  unbiased variance, a flipped sign, a constant offset, float32…
-- ``book_deviation(result, concept)``: when the failure is exactly one the book's own code has
-  (``BOOK_DEVIATIONS``, from BOOK-NOTES.md), its cause; such rows are flagged in the report.
-- ``PROBES``: extra inputs that expose mistakes ordinary random inputs hide (logits shifted by
-  1000 for softmax, tied maxima for Pooling); ``probe_stages`` runs them as extra stages.
+- ``diagnose(result, concept, seed)``: first the concept's own diagnoses (``Concept.diagnoses``,
+  declared in its registration: BN's variance and eps, Pooling's tied maxima…), then generic
+  patterns on the failing stages' arrays (the side under test vs the reference) and the
+  replayed inputs: a transposed gradient, a missing division by the batch size, ``dout``
+  written in place, softmax overflowing without the max subtracted, a flipped sign, a constant
+  offset, float32…
+- ``probe_stages``: the concept's probes (``Concept.probes``: logits shifted by 1000 for softmax,
+  tied maxima for Pooling) run as extra stages, each marked with ``Stage.probe``.
 """
 
 from __future__ import annotations
@@ -18,20 +17,17 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from zerotorch.crosscheck.compare import Stage, stage_base
+from zerotorch.crosscheck.compare import Stage
 from zerotorch.crosscheck.registry import Concept
 
 # A pattern "fits" when it explains the difference to this relative accuracy: loose, because
 # a diagnosis names the mistake, it does not grade the code (the comparison did that).
 FIT_RTOL = 1e-6
 FIT_ATOL = 1e-9
-
-SOFTMAX_SHIFT = 1000.0  # exp(1000) overflows float64 (max ≈ exp(709.8))
 
 
 @dataclass
@@ -194,43 +190,6 @@ def _value_patterns(stage: Stage, a: np.ndarray, e: np.ndarray, ctx: Context) ->
     return ""
 
 
-# ------------------------------------------------------------------------------ concept patterns
-
-
-def _bn_forward(ctx: Context, a: np.ndarray) -> str:
-    if not ctx.init or not ctx.inputs or "gamma" not in ctx.init:
-        return ""
-    x = np.asarray(ctx.inputs[0], dtype=np.float64)
-    x2 = x.reshape(x.shape[0], -1)  # (N, D) per activation, as the book
-    gamma, beta = ctx.init["gamma"], ctx.init["beta"]
-    xc = x2 - x2.mean(axis=0)
-    for ddof, eps, cause in ((1, 1e-6, "the unbiased variance (ddof = 1, ratio N/(N−1))"),
-                             (0, 1e-5, "eps = 1e-5 (PyTorch's); the book's is 10e-7 = 1e-6"),
-                             (0, 1e-7, "eps = 1e-7; the book's is 10e-7 = 1e-6"),
-                             (0, 0.0, "no eps; the book adds 10e-7 = 1e-6 under the root")):
-        var = (xc ** 2).sum(axis=0) / (x2.shape[0] - ddof)
-        out = (gamma * xc / np.sqrt(var + eps) + beta).reshape(x.shape)
-        if out.shape == a.shape and np.allclose(a, out, rtol=1e-9, atol=1e-12):
-            return f"forward: BatchNormalization normalises with {cause}"
-    return ""
-
-
-def _pooling_ties(result, stages: list[Stage]) -> str:
-    plain = [s for s in stages if s.name == "dx"]
-    tied = [s for s in stages if s.name.startswith("dx [") and not s.ok]
-    if not tied or (plain and not plain[0].ok):
-        return ""
-    s = tied[0]
-    arrs = _arrays(s)
-    if arrs is not None and arrs[0].shape == arrs[1].shape:
-        a, e = arrs
-        if np.count_nonzero(a) > np.count_nonzero(e):
-            return ("Pooling sends the gradient to every maximum of a window with ties; the "
-                    "book (np.argmax) and PyTorch send it to the first maximum only")
-    return ("Pooling's gradient differs only on windows with tied maxima: it must go to the "
-            "first maximum only (np.argmax), as in the book and PyTorch")
-
-
 _ERROR_PATTERNS: list[tuple[str, str]] = [
     ("has no attribute 'int'", "np.int/np.float were removed in NumPy 1.24: use int/float"),
     ("has no attribute 'float'", "np.int/np.float were removed in NumPy 1.24: use int/float"),
@@ -258,15 +217,11 @@ def diagnose(result, concept: Concept, seed: int = 0, ctx: Context | None = None
     if result.status != "FAIL":
         return ""
     ctx = ctx or replay(concept, seed)
-    hook = getattr(concept, "diagnosis_hook", None)
-    if hook is not None:
-        msg = hook(result, result.stages)
+    for own in concept.diagnoses:
+        msg = own(result, ctx)
         if msg:
             return msg
     failing = [s for s in result.stages if not s.ok]
-    ties = _pooling_ties(result, result.stages) if "Pooling" in ctx.name else ""
-    if ties:
-        return ties
     for s in failing:
         if s.name == "dout unchanged":
             return ("backward writes into dout in place (e.g. dout[mask] = 0): the caller's "
@@ -284,31 +239,18 @@ def diagnose(result, concept: Concept, seed: int = 0, ctx: Context | None = None
                     return f"backward returned None for {s.name}: a missing return statement?"
                 return f"backward did not set self.{s.name} (store the gradient on the layer)"
             return f"{s.name} is a {got}, not an array"
-        if "BatchNormalization" in ctx.name and s.name == "forward" and s.actual is not None:
-            msg = _bn_forward(ctx, np.asarray(s.actual, dtype=np.float64))
-            if msg:
-                return msg
         arrs = _arrays(s)
         if arrs is None:
             continue
         msg = _value_patterns(s, *arrs, ctx)
         if msg:
-            if "step " in s.note and "trajectory" in s.name:
-                return f"{msg} ({_trajectory_hint(s.note)})"
-            return msg
-        if "trajectory" in s.name and "step " in s.note:
-            return _trajectory_hint(s.note)
-    if concept.known_deviation:
-        return ("this concept follows the book where PyTorch differs: "
-                f"{concept.known_deviation}")
+            return f"{msg} ({_trajectory_hint(s.step)})" if s.step else msg
+        if s.step:
+            return _trajectory_hint(s.step)
     return ""
 
 
-def _trajectory_hint(note: str) -> str:
-    try:
-        k = int(note.rsplit("step ", 1)[1].split()[0].strip(";,"))
-    except (ValueError, IndexError):
-        return ""
+def _trajectory_hint(k: int) -> str:
     if k == 1:
         return ("wrong from the first update: check the update rule and the default "
                 "hyperparameters")
@@ -316,115 +258,19 @@ def _trajectory_hint(note: str) -> str:
             "between calls (velocity, h, m/v, the step counter)")
 
 
-# ------------------------------------------------------------------------------ book deviations
-
-
-@dataclass(frozen=True)
-class BookDeviation:
-    """A failure the book's own code shows (BOOK-NOTES.md), recognised by ``applies``."""
-
-    name: str  # the book name, e.g. "layers.Relu"
-    applies: Callable  # (result, ctx) -> bool
-    cause: str
-
-
-def _only(*stage_names: str) -> Callable:
-    def applies(result, ctx) -> bool:
-        bad = {stage_base(s.name) for s in result.stages if not s.ok}
-        return result.status == "FAIL" and bool(bad) and bad <= set(stage_names)
-    return applies
-
-
-def _ignores_dout(result, ctx) -> bool:
-    ups = getattr(ctx.concept, "scalar_upstream", None)
-    bad = [s for s in result.stages if not s.ok]
-    if result.status != "FAIL" or ups in (None, 1.0) or {stage_base(s.name) for s in bad} != {"dx"}:
-        return False
-    arrs = _arrays(bad[0])
-    return arrs is None or (_ratio(*arrs) is not None and _near(_ratio(*arrs), 1.0 / ups))
-
-
-def _pooling_with_pad(result, ctx) -> bool:
-    return result.status in ("FAIL", "ERROR") and bool(ctx.init) and ctx.init.get("pad", 0) > 0
-
-
-def _backward_after_eval(result, ctx) -> bool:
-    """The book's BN/Dropout keep what backward needs only in training mode."""
-    return result.status == "ERROR" and getattr(ctx.concept, "train", None) is False
-
-
-BOOK_DEVIATIONS: list[BookDeviation] = [
-    BookDeviation("layers.Relu", _only("dout unchanged"),
-                  "the book's Relu.backward writes zeros into the incoming dout "
-                  "(dout[self.mask] = 0) — BOOK-NOTES: Relu.backward"),
-    BookDeviation("layers.SoftmaxWithLoss", _ignores_dout,
-                  "the book's SoftmaxWithLoss.backward(dout) ignores dout and returns (y − t)/N "
-                  "— BOOK-NOTES: SoftmaxWithLoss.backward"),
-    BookDeviation("layers.Pooling", _pooling_with_pad,
-                  "the book's Pooling ignores pad in its output size (crashes with pad = 1) and "
-                  "pads with zeros where F.max_pool2d pads with −inf — BOOK-NOTES: Pooling"),
-    BookDeviation("layers.BatchNormalization", _backward_after_eval,
-                  "the book's BatchNormalization keeps xn/std (needed by backward) only in "
-                  "training mode, so backward after a test-mode forward fails"),
-    BookDeviation("layers.Dropout", _backward_after_eval,
-                  "the book's Dropout sets its mask only in training mode, so backward after a "
-                  "test-mode forward fails (dout * None)"),
-]
-
-
-def book_deviation(result, concept: Concept, seed: int = 0,
-                   ctx: Context | None = None) -> str | None:
-    """The documented book deviation that explains ``result``'s failure, if one does."""
-    if result.status not in ("FAIL", "ERROR", "TIMEOUT"):
-        return None
-    ctx = ctx or replay(concept, seed)
-    for dev in BOOK_DEVIATIONS:
-        if dev.name == ctx.name and dev.applies(result, ctx):
-            return dev.cause
-    return None
-
-
 # ------------------------------------------------------------------------------ probes
 
 
-@dataclass(frozen=True)
-class Probe:
-    """Re-run a concept on special inputs; its stages are appended as ``stage [label]``."""
-
-    names: tuple[str, ...]  # book names it applies to
-    label: str
-    transform: Callable[[tuple], tuple]  # original inputs -> probe inputs
-
-
-def _shift_first(args: tuple) -> tuple:
-    x = np.asarray(args[0], dtype=np.float64) + SOFTMAX_SHIFT
-    return (x, *args[1:])
-
-
-def _ties(args: tuple) -> tuple:
-    x = np.round(np.asarray(args[0], dtype=np.float64))  # small integers: many tied maxima
-    return (x, *args[1:])
-
-
-PROBES: list[Probe] = [
-    Probe(("functions.softmax", "layers.SoftmaxWithLoss"), f"x + {SOFTMAX_SHIFT:g}", _shift_first),
-    Probe(("layers.Pooling",), "tied maxima", _ties),
-]
-
-
 def probe_stages(concept: Concept, impl, seed: int) -> list[Stage]:
-    """The stages of every probe that applies to ``concept`` (none for other pair kinds)."""
-    name = concept.scratch_name
+    """The stages of the concept's probes (``Concept.probes``), each marked ``Stage.probe``."""
     stages: list[Stage] = []
-    for probe in PROBES:
-        if name not in probe.names or not hasattr(concept, "inputs"):
-            continue
+    for probe in concept.probes:
         original = concept.inputs
         variant = dataclasses.replace(concept, inputs=lambda rng, f=original, p=probe:
                                       p.transform(f(rng)))
         with np.errstate(all="ignore"):
             for s in variant.run(impl, np.random.default_rng(seed)):
                 if s.against != "self":
-                    s.name = f"{s.name} [{probe.label}]"
+                    s.probe = probe.label
                     stages.append(s)
     return stages

@@ -2,8 +2,12 @@
 
 A concept is one entry: its book name (``layers.Affine``; looked up in an implementation, see
 ``impl.py``), the book section, how to build each side, the torch built-in and how parameters map
-to it, inputs and tolerances. ``Concept.run(impl, rng)`` returns the list of compared ``Stage``s;
-tests and the ``zerotorch crosscheck`` report iterate ``REGISTRY``.
+to it, inputs and tolerances, and everything the checker knows about it: the **references** a
+reader's code may equal (PyTorch, today's book, earlier versions of the book, PyTorch-convention
+variants), the probes that expose mistakes random inputs hide, and concept-specific diagnoses.
+``Concept.run(impl, rng)`` returns the list of compared ``Stage``s for the concept's own fields
+(today's book, which ``scratch``/``zerotorch`` implement); ``verdict.grade`` runs the references.
+The registry is a value: ``pairs.ALL`` (a list) and ``pairs.REGISTRY`` (by name).
 
 Pair kinds:
 - ``FunctionPair``: a stateless function (``functions.softmax``); forward vs zerotorch, and
@@ -19,7 +23,7 @@ Pair kinds:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +42,51 @@ from zerotorch.crosscheck.compare import (
     to_numpy,
 )
 from zerotorch.crosscheck.impl import Impl
+from zerotorch.functional import CROSS_ENTROPY_DELTA
+
+PYTORCH = "pytorch"  # a reference equal to PyTorch (a built-in, or autograd of the formula)
+BOOK = "book"  # a version of the book's code that differs from PyTorch
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One version of a concept that a reader's code may equal.
+
+    ``fields`` replace the concept's own fields for this reference (another zerotorch side, e.g.
+    ``delta=0`` in the cross-entropy, or other inputs); a reference with no ``fields`` is the
+    concept's own run. ``accepts(result, ctx)`` accepts a failure of that run as this version's
+    documented behaviour (the book's Relu writing into ``dout``). ``differs`` says how a
+    ``BOOK`` reference differs from PyTorch; the report measures by how much.
+    """
+
+    label: str  # "pytorch", "book", "book 2016", "per channel (BatchNorm2d)", …
+    kind: str = PYTORCH
+    differs: str = ""
+    fields: Mapping = field(default_factory=dict)
+    accepts: Callable | None = None
+
+    def __post_init__(self):
+        if self.kind not in (PYTORCH, BOOK):
+            raise ValueError(f"reference {self.label!r}: kind must be {PYTORCH!r} or {BOOK!r}")
+        if self.kind == BOOK and not self.differs:
+            raise ValueError(f"reference {self.label!r}: a book version says how it differs")
+
+
+# The concept's own fields when today's book equals PyTorch.
+SAME_AS_PYTORCH = Reference(PYTORCH)
+
+
+def book(differs: str, **fields) -> Reference:
+    """Today's book, where it differs from PyTorch (``differs``)."""
+    return Reference("book", BOOK, differs, fields)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Re-run a concept on special inputs; its stages are appended with ``Stage.probe = label``."""
+
+    label: str
+    transform: Callable[[tuple], tuple]  # original inputs -> probe inputs
 
 
 class Missing(LookupError):
@@ -54,13 +103,23 @@ class Concept:
     builtin_name: str | None = None  # e.g. "nn.Linear (weight = W.T)"
     rtol: float = RTOL
     atol: float = ATOL
-    known_deviation: str | None = None  # a documented book-vs-PyTorch difference this checks
+    # What the concept's own fields are (today's book), and the other references (PyTorch
+    # where the book differs, earlier versions of the book, PyTorch-convention variants).
+    ours: Reference = SAME_AS_PYTORCH
+    references: tuple[Reference, ...] = ()
+    # Extra inputs that expose mistakes ordinary random inputs hide (``--impl`` reports).
+    probes: tuple[Probe, ...] = ()
+    # Concept-specific diagnoses: diagnosis(result, ctx) -> str names a mistake ("" = not this
+    # one); diagnose.py's generic patterns run after them.
+    diagnoses: tuple[Callable, ...] = ()
     # Other concepts the scratch side is built from (``layers.Affine`` for a network): when
     # one of them fails too, the ``--impl`` report says to fix that one first.
     requires: tuple[str, ...] = ()
-    # ``--impl`` reports: diagnosis_hook(result, stages) -> str names a mistake specific to this
-    # concept (stages still hold their arrays); "" falls back to diagnose.py's generic patterns.
-    diagnosis_hook: Callable | None = None
+
+    def versions(self) -> list[Reference]:
+        """Every reference, PyTorch-equal ones first, then the book's versions."""
+        refs = [self.ours, *self.references]
+        return [r for r in refs if r.kind == PYTORCH] + [r for r in refs if r.kind == BOOK]
 
     @property
     def book_name(self) -> str:
@@ -88,15 +147,14 @@ class Concept:
         raise NotImplementedError
 
 
-REGISTRY: dict[str, Concept] = {}
-
-
-def register(concept: Concept) -> Concept:
-    """Add one pair; names are unique."""
-    if concept.name in REGISTRY:
-        raise ValueError(f"concept {concept.name!r} is registered twice")
-    REGISTRY[concept.name] = concept
-    return concept
+def build_registry(concepts_: Sequence[Concept]) -> dict[str, Concept]:
+    """The concepts by name; names are unique."""
+    out: dict[str, Concept] = {}
+    for c in concepts_:
+        if c.name in out:
+            raise ValueError(f"concept {c.name!r} is registered twice")
+        out[c.name] = c
+    return out
 
 
 def _selects(pattern: str, name: str) -> bool:
@@ -107,9 +165,9 @@ def _selects(pattern: str, name: str) -> bool:
 
 def concepts(only: Sequence[str] | None = None) -> list[Concept]:
     """Registered concepts in registration order, narrowed by names, groups or base names."""
-    from zerotorch.crosscheck import pairs  # noqa: F401  (fills REGISTRY)
+    from zerotorch.crosscheck.pairs import ALL
 
-    items = list(REGISTRY.values())
+    items = list(ALL)
     if not only:
         return items
     picked = [c for c in items if any(_selects(o, c.name) for o in only)]
@@ -193,7 +251,8 @@ def _worst(per_step: list[Stage], note: str) -> Stage:
     failed = [i for i, s in enumerate(per_step) if not s.ok]
     i = failed[0] if failed else max(range(len(per_step)), key=lambda j: per_step[j].max_abs)
     stage = per_step[i]
-    stage.note = f"{note}; step {i + 1}" if failed else note
+    stage.note = note
+    stage.step = i + 1 if failed else None
     return stage
 
 
@@ -211,8 +270,9 @@ class LayerPair(Concept):
     ``params`` are the book's parameter names: the scratch gradient is ``layer.d<name>``, ours is
     ``module.<name>.grad``. ``buffers`` (e.g. running statistics) are compared after the pass.
     ``train``: ``None`` for layers without modes, else passed as ``train_flg`` / ``module.train``.
-    ``torch_call(module, scratch_layer, *tensors)`` overrides the zerotorch call (e.g. to inject
-    the dropout mask the scratch side drew). ``builtin(params, *tensors)`` gets leaf tensors in
+    ``backward=False`` compares only what the forward pass produces (a version of the book whose
+    backward needs a training-mode forward). ``torch_call(module, scratch_layer, *tensors)``
+    overrides the zerotorch call (e.g. to inject the dropout mask the scratch side drew). ``builtin(params, *tensors)`` gets leaf tensors in
     the book's layout, so the mapping to the built-in (``W.T`` …) lives in that one function.
     """
 
@@ -225,6 +285,7 @@ class LayerPair(Concept):
     buffers: tuple[str, ...] = ()
     train: bool | None = None
     scalar_upstream: float | None = None  # a loss layer's dout (the book's backward(dout=1))
+    backward: bool = True  # False: forward, buffers and inputs only (a version without backward)
     torch_call: Callable | None = None
     builtin: Callable | None = None
     builtin_forward_atol: float | None = None
@@ -251,6 +312,9 @@ class LayerPair(Concept):
         stages += [check_unchanged("x unchanged" if i == 0 else f"x{i} unchanged", c, a)
                    for i, (c, a) in enumerate(zip(copies, args, strict=True))]
 
+        if not self.backward:
+            return stages + [compare(buf, getattr(module, buf), getattr(layer, buf, None),
+                                     rtol=self.rtol, atol=self.atol) for buf in self.buffers]
         if self.scalar_upstream is not None:
             upstream = np.asarray(self.scalar_upstream, dtype=np.float64)
             dout_arg = self.scalar_upstream
@@ -276,7 +340,9 @@ class LayerPair(Concept):
                                   rtol=self.rtol, atol=self.atol))
 
         if self.builtin is not None:
-            leaves = {k: getattr(module, k) for k in self.params}
+            # parameters (differentiated) and buffers (e.g. the running statistics an eval-mode
+            # built-in needs), then the inputs
+            leaves = {k: getattr(module, k) for k in (*self.params, *self.buffers)}
             leaves.update({k: v for k, v in targs.items()})
             stages += [
                 _rename(s, "dx") if s.name == "dx0" and self.n_grad_inputs == 1 else s
@@ -305,6 +371,9 @@ class NetworkPair(Concept):
     torch_loss: Callable | None = None
     numerical: bool = True
     numerical_keys: tuple[str, ...] | None = None
+    # The constant inside the loss's log on our side (``loss_delta`` of zerotorch's networks):
+    # the book's 1e-7 by default, 0 for F.cross_entropy.
+    loss_delta: float = CROSS_ENTROPY_DELTA
 
     def run(self, impl: Impl, rng: np.random.Generator) -> list[Stage]:
         cls = self.lookup(impl)
@@ -312,6 +381,7 @@ class NetworkPair(Concept):
         for k in list(net.params):
             net.params[k] = np.asarray(net.params[k], dtype=np.float64)
         net_t = self.torch_build(net)
+        net_t.loss_delta = self.loss_delta
         x, t = self.inputs(rng)
         if self.scratch_loss_and_grads is None:
             def loss_and_grads(n, x_, t_):
@@ -330,12 +400,40 @@ class NetworkPair(Concept):
             stages.append(compare(f"d{k}", None if p is None else p.grad, grads_s.get(k),
                                   rtol=self.rtol, atol=self.atol))
         if self.numerical:
+            bend = self._delta_bend(net_t, book_params, lambda: torch_loss(
+                net_t, net, tensor(x), tensor(t)))
             for k in self.numerical_keys or tuple(net.params):
                 arr = net.params[k]
                 num = numerical_grad(lambda: float(loss_and_grads(net, x, t)[0]), arr)
-                stages.append(compare(f"d{k}", num, grads_s.get(k), against="numerical",
-                                      rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL))
+                analytic = grads_s.get(k)
+                if k in bend and np.shape(analytic) == bend[k].shape:
+                    analytic = np.asarray(analytic, dtype=np.float64) + bend[k]
+                stages.append(compare(f"d{k}", num, analytic, against="numerical",
+                                      rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL,
+                                      note=DELTA_BEND_NOTE if k in bend else ""))
         return stages
+
+    def _delta_bend(self, net_t, book_params: dict, loss_fn: Callable) -> dict:
+        """What the loss's delta adds to the exact derivative: the analytic (book) gradient is
+        that of the loss *without* the delta, so central differences of the loss with it
+        differ by exactly this (autograd through log(y + delta) minus the book's backward)."""
+        if not self.loss_delta:
+            return {}
+        book_grads = {k: to_numpy(p.grad).copy() for k, p in book_params.items()
+                      if p.grad is not None}
+        for p in book_params.values():
+            p.grad = None
+        net_t.loss_grad = "autograd"
+        try:
+            loss_fn().backward()
+        finally:
+            net_t.loss_grad = "book"
+        return {k: to_numpy(book_params[k].grad) - g for k, g in book_grads.items()
+                if book_params[k].grad is not None}
+
+
+# The note on a network's numerical-gradient stage when the loss has the book's 1e-7.
+DELTA_BEND_NOTE = "analytic + the 1e-7's own derivative (autograd) vs central differences"
 
 
 @dataclass(kw_only=True)

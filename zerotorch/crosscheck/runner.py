@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zerotorch.crosscheck.compare import Stage, stage_base
+from zerotorch.crosscheck.compare import Stage
 from zerotorch.crosscheck.impl import Impl, scratch_impl
-from zerotorch.crosscheck.registry import Concept, Missing, concepts
+from zerotorch.crosscheck.registry import BOOK, Concept, Missing, concepts
 
 PASS, FAIL, MISSING, ERROR = "PASS", "FAIL", "MISSING", "ERROR"
 TIMEOUT = "TIMEOUT"  # only from ``--impl`` runs (user.py): the reader's code ran out of time
@@ -20,7 +20,14 @@ FAILED = (FAIL, ERROR, TIMEOUT)  # statuses that make a report fail (MISSING: se
 
 @dataclass
 class ConceptResult:
-    """The outcome of one concept: its stages, or the reason there are none."""
+    """The outcome of one concept: its stages, or the reason there are none.
+
+    A graded result (``verdict.grade``) also says which reference the code equals
+    (``reference``, ``reference_kind``: PyTorch or a version of the book), how that reference
+    differs from PyTorch (``differs``) and the measured ``distance`` to PyTorch (the largest
+    difference to the PyTorch reference over every compared value); a FAIL names the
+    ``closest`` reference, whose stages it carries.
+    """
 
     name: str
     chapter: str
@@ -29,16 +36,30 @@ class ConceptResult:
     builtin_name: str | None = None
     error: str = ""  # exception summary with the implementation's traceback line
     diagnosis: str = ""  # one line for a recognised mistake (see ``diagnose``)
-    known_deviation: str | None = None
+    reference: str | None = None  # the label of the reference matched (PASS) or closest (FAIL)
+    reference_kind: str | None = None  # registry.PYTORCH or registry.BOOK
+    differs: str = ""  # how that reference differs from PyTorch (book versions)
+    distance: float | None = None  # max |Δ| to the PyTorch reference (None: not measured)
+
+    @property
+    def verdict(self) -> str:
+        """``PASS``, ``PASS (book)``, ``PASS (book 2016)``, ``FAIL``…"""
+        if self.status == PASS and self.reference_kind == BOOK:
+            return f"PASS ({self.reference})"
+        return self.status
 
     def first_failure(self) -> Stage | None:
         return next((s for s in self.stages if not s.ok), None)
 
+    def failed_only(self, *stage_names: str) -> bool:
+        """True when the concept FAILed and every failing stage is one of ``stage_names``."""
+        bad = {s.name for s in self.stages if not s.ok}
+        return self.status == FAIL and bool(bad) and bad <= set(stage_names)
+
     def max_abs(self, against: str, names: tuple[str, ...] | None = None,
                 exclude: tuple[str, ...] = ()) -> float | None:
         vals = [s.max_abs for s in self.stages if s.against == against
-                and (names is None or stage_base(s.name) in names)
-                and stage_base(s.name) not in exclude]
+                and (names is None or s.name in names) and s.name not in exclude]
         return max(vals) if vals else None
 
     def to_json(self) -> dict:
@@ -47,14 +68,22 @@ class ConceptResult:
             "name": self.name,
             "chapter": self.chapter,
             "status": self.status,
+            "verdict": self.verdict,
+            "reference": self.reference,
+            "reference_kind": self.reference_kind,
+            "differs_from_pytorch": self.differs or None,
+            "distance_to_pytorch": _finite(self.distance),
             "builtin": self.builtin_name,
-            "first_failure": first.name if first else None,
+            "first_failure": first.label if first else None,
             "first_failure_against": first.against if first else None,
             "error": self.error or None,
             "diagnosis": self.diagnosis or None,
-            "known_deviation": self.known_deviation,
             "stages": [s.to_json() for s in self.stages],
         }
+
+
+def _finite(v: float | None) -> float | None:
+    return None if v is None or not math.isfinite(v) else float(v)
 
 
 def _user_frame(exc: BaseException) -> str:
@@ -70,8 +99,7 @@ def _user_frame(exc: BaseException) -> str:
 
 def run_concept(concept: Concept, impl: Impl, seed: int = 0) -> ConceptResult:
     """Run one concept with a fresh generator seeded by ``seed``; never raises for user errors."""
-    res = ConceptResult(concept.name, concept.chapter, PASS, builtin_name=concept.builtin_name,
-                        known_deviation=concept.known_deviation)
+    res = ConceptResult(concept.name, concept.chapter, PASS, builtin_name=concept.builtin_name)
     rng = np.random.default_rng(seed)
     try:
         with np.errstate(all="ignore"):
@@ -90,9 +118,12 @@ def run_concept(concept: Concept, impl: Impl, seed: int = 0) -> ConceptResult:
 
 
 def run_all(impl: Impl | None = None, only=None, seed: int = 0) -> list[ConceptResult]:
-    """Every registered concept (or those named in ``only``) against ``impl`` (default scratch)."""
+    """Every registered concept (or those named in ``only``) against ``impl`` (default scratch),
+    graded against the concept's references (``verdict.grade``)."""
+    from zerotorch.crosscheck.verdict import grade
+
     impl = impl or scratch_impl()
-    return [run_concept(c, impl, seed) for c in concepts(only)]
+    return [grade(c, impl, seed) for c in concepts(only)]
 
 
 def _fmt(v: float | None) -> str:
@@ -105,53 +136,79 @@ def _fmt(v: float | None) -> str:
 
 def format_table(results: list[ConceptResult], impl_name: str = "scratch",
                  shapes: bool = False) -> str:
-    """The report: one row per concept, then one line per failure, then the summary line.
+    """The report: one row per concept, then one line per finding, then the summary line.
 
-    ``shapes`` adds the shape each side produced under every failure (the ``--impl`` report).
+    Columns: the largest difference to the reference matched (or the closest one) in the
+    forward pass, dx and the parameter gradients; that reference's zerotorch side vs the torch
+    built-in; the distance to PyTorch; the verdict. ``shapes`` adds the shape each side produced
+    under every failure (the ``--impl`` report).
     """
-    head = ("concept", "ch", "forward", "dx", "param grads", "vs built-in", "status")
+    head = ("concept", "ch", "forward", "dx", "param grads", "vs built-in", "to PyTorch",
+            "verdict")
     rows = []
     for r in results:
         fwd = r.max_abs("zerotorch", ("forward", "loss"))
         dx = r.max_abs("zerotorch", ("dx", "dy"))
         params = r.max_abs("zerotorch", exclude=("forward", "loss", "dx", "dy"))
         builtin = r.max_abs("builtin")
-        status = r.status + (" (book deviation)" if r.known_deviation and r.status in FAILED
-                             else "")
         rows.append((r.name, r.chapter, _fmt(fwd), _fmt(dx), _fmt(params),
-                     _fmt(builtin) if r.builtin_name else "-", status))
+                     _fmt(builtin) if r.builtin_name else "-",
+                     _fmt(r.distance) if r.status in (PASS, FAIL) else "-", r.verdict))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
     line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
     out = [line, "-" * len(line)]
-    out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+            for row in rows]
     details = []
     for r in results:
+        if r.status == PASS and r.reference_kind == BOOK:
+            dist = f" ({_fmt(r.distance)} here)" if r.distance else ""
+            details.append(f"{r.name}: {r.verdict}: {r.differs}{dist}")
+        elif r.status == PASS and r.reference not in (None, "pytorch"):
+            details.append(f"{r.name}: PASS as {r.reference}")
         if r.status in FAILED:
             first = r.first_failure()
             msg = r.error or (first.describe() if first else "")
             details.append(f"{r.name}: {r.status}: {msg}")
+            if r.status == FAIL and r.reference:
+                details.append(f"    closest: {r.reference}"
+                               + (f" ({r.differs})" if r.differs else ""))
             if shapes and first is not None and not r.error:
                 details.append(f"    shapes: yours {first.shape_actual}, expected "
                                f"{first.shape_expected}")
             if r.diagnosis:
                 details.append(f"    diagnosis: {r.diagnosis}")
-            if r.known_deviation:
-                details.append(f"    known book deviation: {r.known_deviation}")
     if details:
         out += ["", *details]
-    counts = {s: sum(r.status == s for r in results) for s in _statuses(results)}
+    counts = verdict_counts(results)
     out += ["", f"{impl_name}: {len(results)} concepts: " + ", ".join(
-        f"{n} {s.lower()}" for s, n in counts.items())]
+        f"{n} {v if v.startswith('PASS (') else v.lower()}" for v, n in counts.items())]
     return "\n".join(out)
 
 
-def _statuses(results: list[ConceptResult]) -> tuple[str, ...]:
-    """The summary's statuses: TIMEOUT only appears when some concept timed out."""
-    base = (PASS, FAIL, ERROR, MISSING)
-    return base + (TIMEOUT,) if any(r.status == TIMEOUT for r in results) else base
+def verdict_counts(results: list[ConceptResult]) -> dict[str, int]:
+    """How many rows got each verdict: PASS, each ``PASS (book …)`` met, FAIL, ERROR, MISSING,
+    and TIMEOUT when some concept timed out."""
+    book = sorted({r.verdict for r in results if r.verdict.startswith("PASS (")})
+    order = [PASS, *book, FAIL, ERROR, MISSING]
+    if any(r.status == TIMEOUT for r in results):
+        order.append(TIMEOUT)
+    return {v: sum(r.verdict == v for r in results) for v in order}
+
+
+def exit_status(results: list[ConceptResult], strict: bool = False,
+                missing_fails: bool = False) -> int:
+    """1 when anything FAILed, ERRORed or TIMED OUT; with ``strict`` also when a concept equals
+    only a version of the book (not PyTorch); with ``missing_fails`` also for MISSING."""
+    bad = (*FAILED, MISSING) if missing_fails else FAILED
+    if any(r.status in bad for r in results):
+        return 1
+    if strict and any(r.status == PASS and r.reference_kind == BOOK for r in results):
+        return 1
+    return 0
 
 
 def format_json(results: list[ConceptResult], impl_name: str = "scratch") -> str:
-    counts = {s.lower(): sum(r.status == s for r in results) for s in _statuses(results)}
+    counts = {v.lower(): n for v, n in verdict_counts(results).items()}
     return json.dumps({"impl": impl_name, "summary": counts,
                        "concepts": [r.to_json() for r in results]}, indent=2)

@@ -29,12 +29,11 @@ from pathlib import Path
 
 from zerotorch.crosscheck.runner import (
     ERROR,
-    FAIL,
     FAILED,
     MISSING,
-    PASS,
     TIMEOUT,
     ConceptResult,
+    exit_status,
     format_json,
     format_table,
 )
@@ -51,8 +50,9 @@ _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+
 
 
 def check_concept(concept, impl, seed: int = 0, keep_arrays: bool = False) -> ConceptResult:
-    """One concept against the reader's code (in this process): ``run_concept``, the probes,
-    the diagnosis and the book-deviation check. The worker calls this; tests may too.
+    """One concept against the reader's code (in this process), graded against its references
+    (``verdict.grade``: the probes and the diagnosis included). The worker calls this; tests
+    may too.
 
     Arrays are dropped from the stages unless ``keep_arrays`` (only numbers travel back).
     """
@@ -75,40 +75,16 @@ def check_concept(concept, impl, seed: int = 0, keep_arrays: bool = False) -> Co
 
 
 def _checked(concept, impl, seed: int) -> ConceptResult:
-    import numpy as np
-
-    from zerotorch.crosscheck import diagnose
-    from zerotorch.crosscheck.runner import _user_frame, run_concept
+    from zerotorch.crosscheck.runner import _user_frame
+    from zerotorch.crosscheck.verdict import grade
 
     try:
-        result = run_concept(concept, impl, seed)
-        if result.status in (PASS, FAIL):
-            try:
-                probes = diagnose.probe_stages(concept, impl, seed)
-            except Exception as exc:  # the reader's code raised on the probe inputs
-                result.status = ERROR
-                result.error = _user_frame(exc) + " (on the probe inputs)"
-                probes = []
-            result.stages += probes
-            if result.status == PASS and any(not s.ok for s in result.stages):
-                result.status = FAIL
+        return grade(concept, impl, seed)
     except BaseException as exc:  # SystemExit, KeyboardInterrupt raised by the reader's code
         result = ConceptResult(concept.name, concept.chapter, ERROR,
                                builtin_name=concept.builtin_name)
         result.error = _user_frame(exc)
-    ctx = diagnose.replay(concept, seed)
-    with np.errstate(all="ignore"):
-        try:
-            result.diagnosis = diagnose.diagnose(result, concept, seed, ctx)
-        except Exception:  # noqa: BLE001  (a diagnosis never breaks the report)
-            result.diagnosis = ""
-        try:
-            result.known_deviation = diagnose.book_deviation(result, concept, seed, ctx)
-        except Exception:  # noqa: BLE001
-            result.known_deviation = None
-    if result.known_deviation and result.diagnosis.startswith("this concept follows"):
-        result.diagnosis = ""
-    return result
+        return result
 
 
 def _worker_main(conn, located: tuple[str, str], cwd: str, seed: int, dump_path: str) -> None:
@@ -124,7 +100,7 @@ def _worker_main(conn, located: tuple[str, str], cwd: str, seed: int, dump_path:
         faulthandler.register(signal.SIGUSR1, file=dump, all_threads=False)
     from zerotorch.crosscheck import concepts
     from zerotorch.crosscheck.loader import load_located
-    from zerotorch.crosscheck.registry import REGISTRY
+    from zerotorch.crosscheck.pairs import REGISTRY
 
     concepts()  # fill the registry
     impl = _adapt_kwargs(load_located(*located))
@@ -333,7 +309,6 @@ def check_impl(spec: str, only=None, seed: int = 0, timeout: float = 60.0,
     Raises ``loader.ImplLoadError`` when ``spec`` names nothing loadable and ``KeyError`` for an
     unknown concept name; everything the reader's code does is reported per concept.
     """
-    from zerotorch.crosscheck import diagnose
     from zerotorch.crosscheck.loader import locate
     from zerotorch.crosscheck.registry import concepts
 
@@ -350,12 +325,7 @@ def check_impl(spec: str, only=None, seed: int = 0, timeout: float = 60.0,
             bar = tqdm(todo, desc="crosscheck", unit="concept", file=sys.stderr, leave=False,
                        disable=None)
         for concept in bar:
-            result = worker.run(concept, timeout, root)
-            if result.status in (TIMEOUT, ERROR) and result.known_deviation is None:
-                # rows made here (not in the worker) get the same book-deviation check
-                with contextlib.suppress(Exception):
-                    result.known_deviation = diagnose.book_deviation(result, concept, seed)
-            results.append(result)
+            results.append(worker.run(concept, timeout, root))
     finally:
         worker.close()
     note_failed_requirements(results, todo)
@@ -374,11 +344,6 @@ def note_failed_requirements(results: list[ConceptResult], checked) -> None:
             verb = "fails" if len(culprits) == 1 else "fail"
             first = f"built from {', '.join(culprits)}, which {verb} too: fix that first"
             result.diagnosis = f"{first}; {result.diagnosis}" if result.diagnosis else first
-
-
-def exit_status(results: list[ConceptResult]) -> int:
-    """1 when anything FAILed, ERRORed or TIMED OUT (MISSING = not implemented is fine)."""
-    return 1 if any(r.status in FAILED for r in results) else 0
 
 
 def run_user(args) -> int:
@@ -401,4 +366,8 @@ def run_user(args) -> int:
         print(format_table(results, name, shapes=True))
         if any(r.status == MISSING for r in results):
             print("MISSING = not implemented in your code (not counted as a failure)")
-    return exit_status(results)
+        if any(r.verdict.startswith("PASS (") for r in results):
+            print("PASS (book …) = equals that version of the book, which differs from PyTorch "
+                  "as the lines above say" + ("" if args.strict else
+                                              " (not a failure; --strict makes it one)"))
+    return exit_status(results, strict=args.strict)

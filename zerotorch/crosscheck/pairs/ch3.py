@@ -9,8 +9,10 @@ from torch import nn
 from zerotorch import functional as zF
 from zerotorch import two_layer_net as ztl
 from zerotorch.crosscheck.compare import compare, tensor
-from zerotorch.crosscheck.registry import CustomPair, FunctionPair, register
+from zerotorch.crosscheck.registry import CustomPair, FunctionPair, Probe
 from zerotorch.nn import linear_from_book
+
+CONCEPTS: list = []  # this chapter group's concepts, in the book's order
 
 
 def _x(rng: np.random.Generator) -> tuple:
@@ -21,42 +23,55 @@ def _x(rng: np.random.Generator) -> tuple:
     return (x,)
 
 
+SOFTMAX_SHIFT = 1000.0  # exp(1000) overflows float64 (max ≈ exp(709.8))
+
+
+def _shift_first(args: tuple) -> tuple:
+    return (np.asarray(args[0], dtype=np.float64) + SOFTMAX_SHIFT, *args[1:])
+
+
+# Every input shifted by 1000: a softmax without the row max subtracted overflows.
+SOFTMAX_SHIFT_PROBE = Probe(f"x + {SOFTMAX_SHIFT:g}", _shift_first)
+
+
 def _x1d(rng: np.random.Generator) -> tuple:
     x = rng.standard_normal(9) * 3.0
     x[0] = 1000.0  # the book's overflow example: exp(1010) without the max subtracted
     return (x,)
 
 
-register(FunctionPair(
+CONCEPTS.append(FunctionPair(
     name="functions.step_function", chapter="3.2.2", title="step function (step(0) = 0)",
     torch_fn=zF.step_function, inputs=_x, differentiable=False,
     builtin=lambda p, x: torch.heaviside(x, torch.zeros((), dtype=x.dtype)),
     builtin_name="torch.heaviside(x, 0)",
 ))
-register(FunctionPair(
+CONCEPTS.append(FunctionPair(
     name="functions.identity_function", chapter="3.5.1", title="identity output",
     torch_fn=zF.identity_function, inputs=_x,
     builtin=lambda p, x: nn.Identity()(x), builtin_name="nn.Identity",
 ))
-register(FunctionPair(
+CONCEPTS.append(FunctionPair(
     name="functions.sigmoid", chapter="3.2.4", title="sigmoid",
     torch_fn=zF.sigmoid, inputs=_x,
     builtin=lambda p, x: torch.sigmoid(x), builtin_name="torch.sigmoid",
 ))
-register(FunctionPair(
+CONCEPTS.append(FunctionPair(
     name="functions.relu", chapter="3.2.7", title="ReLU",
     torch_fn=zF.relu, inputs=_x,
     builtin=lambda p, x: torch.relu(x), builtin_name="torch.relu",
 ))
-register(FunctionPair(
+CONCEPTS.append(FunctionPair(
     name="functions.softmax", chapter="3.5.2", title="softmax (batched)",
     torch_fn=zF.softmax, inputs=_x,
     builtin=lambda p, x: torch.softmax(x, dim=-1), builtin_name="torch.softmax",
+    probes=(SOFTMAX_SHIFT_PROBE,),
 ))
-register(FunctionPair(
+CONCEPTS.append(FunctionPair(
     name="functions.softmax[1d]", chapter="3.5.2", title="softmax (1-D, overflow-safe)",
     scratch_fn="functions.softmax", torch_fn=zF.softmax, inputs=_x1d,
     builtin=lambda p, x: torch.softmax(x, dim=-1), builtin_name="torch.softmax",
+    probes=(SOFTMAX_SHIFT_PROBE,),
 ))
 
 
@@ -98,7 +113,7 @@ def _check_ch3_predict(concept, impl, rng):
     return stages
 
 
-register(CustomPair(
+CONCEPTS.append(CustomPair(
     name="networks.predict", chapter="3.6.1",
     title="ch3 three-layer net predict (sigmoid, sigmoid, softmax)",
     check=_check_ch3_predict,

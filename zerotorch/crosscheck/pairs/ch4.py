@@ -15,7 +15,16 @@ from zerotorch.crosscheck.compare import (
     compare,
     tensor,
 )
-from zerotorch.crosscheck.registry import CustomPair, FunctionPair, NetworkPair, register
+from zerotorch.crosscheck.registry import (
+    BOOK,
+    CustomPair,
+    FunctionPair,
+    NetworkPair,
+    Reference,
+    book,
+)
+
+CONCEPTS: list = []  # this chapter group's concepts, in the book's order
 
 DELTA = zF.CROSS_ENTROPY_DELTA  # the book's 1e-7 inside the log, part of the built-in mapping
 N_CLASSES = 10
@@ -39,14 +48,14 @@ def _labels(rng, n=5):
     return rng.integers(0, N_CLASSES, size=n)
 
 
-def _nll_with_delta(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+def _nll_with_delta(y: torch.Tensor, t: torch.Tensor, delta: float = DELTA) -> torch.Tensor:
     """The built-in form of the book's loss: ``F.nll_loss(log(y + 1e-7), t)``."""
     y2 = y.reshape(-1, y.shape[-1])  # (N, C)
     t2 = t.reshape(y2.shape).argmax(dim=1) if t.numel() == y.numel() else t.reshape(-1).long()
-    return F.nll_loss(torch.log(y2 + DELTA), t2)
+    return F.nll_loss(torch.log(y2 + delta), t2)
 
 
-register(FunctionPair(
+CONCEPTS.append(FunctionPair(
     name="functions.sum_squared_error", chapter="4.2.1", title="sum of squared errors",
     torch_fn=zF.sum_squared_error,
     inputs=lambda rng: (_probabilities(rng), _one_hot(_labels(rng))),
@@ -54,33 +63,58 @@ register(FunctionPair(
     builtin_name="0.5 · F.mse_loss(reduction='sum')",
 ))
 _CE_BUILTIN = "F.nll_loss(log(y + 1e-7), t)"
-register(FunctionPair(
+# Today's book puts 1e-7 inside the log (since commit ea91786, 2017-12); before, and in
+# PyTorch, there is none. Every concept with a cross-entropy declares both.
+CE_DELTA = "+1e-7 in the log (F.cross_entropy, and the book before 2017-12, have none)"
+CE_BOOK = book(CE_DELTA)
+
+
+def _ce_pytorch(**fields) -> Reference:
+    """The PyTorch reference of a cross-entropy concept: no delta (the book before 2017-12)."""
+    return Reference("pytorch", fields=fields)
+
+
+# A network's loss: ours with the book's delta, the PyTorch reference without (``loss_delta``).
+NETWORK_LOSS = {"ours": CE_BOOK, "references": (_ce_pytorch(loss_delta=0.0),)}
+
+
+def _ce_functions(**extra) -> dict:
+    return {"ours": CE_BOOK, "references": (_ce_pytorch(
+        torch_fn=lambda y, t: zF.cross_entropy_error(y, t, delta=0.0),
+        builtin=lambda p, y, t: _nll_with_delta(y, t, 0.0),
+        builtin_name="F.nll_loss(log(y), t)"),), **extra}
+
+CONCEPTS.append(FunctionPair(
     name="functions.cross_entropy_error", chapter="4.2.4",
     title="cross-entropy, batch, integer labels",
     torch_fn=zF.cross_entropy_error,
     inputs=lambda rng: (_probabilities(rng), _labels(rng)),
     builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
+    **_ce_functions(),
 ))
-register(FunctionPair(
+CONCEPTS.append(FunctionPair(
     name="functions.cross_entropy_error[onehot]", chapter="4.2.4",
     title="cross-entropy, batch, one-hot labels", scratch_fn="functions.cross_entropy_error",
     torch_fn=zF.cross_entropy_error,
     inputs=lambda rng: (_probabilities(rng), _one_hot(_labels(rng))),
     builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
+    **_ce_functions(),
 ))
-register(FunctionPair(
+CONCEPTS.append(FunctionPair(
     name="functions.cross_entropy_error[1d]", chapter="4.2.2",
     title="cross-entropy, one sample (1-D), one-hot label",
     scratch_fn="functions.cross_entropy_error", torch_fn=zF.cross_entropy_error,
     inputs=lambda rng: (_probabilities(rng, 1)[0], _one_hot(_labels(rng, 1))[0]),
     builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
+    **_ce_functions(),
 ))
-register(FunctionPair(
+CONCEPTS.append(FunctionPair(
     name="functions.cross_entropy_error[1d,label]", chapter="4.2.4",
     title="cross-entropy, one sample (1-D), integer label",
     scratch_fn="functions.cross_entropy_error", torch_fn=zF.cross_entropy_error,
     inputs=lambda rng: (_probabilities(rng, 1)[0], np.int64(rng.integers(0, N_CLASSES))),
     builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
+    **_ce_functions(),
 ))
 
 
@@ -89,16 +123,24 @@ def _sigmoid_grad_builtin(p, x):
     return torch.autograd.grad(s, x, torch.ones_like(s), create_graph=True)[0]
 
 
-register(FunctionPair(
+CONCEPTS.append(FunctionPair(
     name="functions.sigmoid_grad", chapter="5.5.2", title="sigmoid derivative",
     torch_fn=zF.sigmoid_grad, inputs=lambda rng: (rng.standard_normal((4, 6)) * 3.0,),
     builtin=_sigmoid_grad_builtin, builtin_name="autograd of torch.sigmoid",
 ))
-register(FunctionPair(
+CONCEPTS.append(FunctionPair(
     name="functions.relu_grad", chapter="5.5.1", title="ReLU derivative (relu_grad(0) = 1)",
     torch_fn=zF.relu_grad, differentiable=False,
     inputs=lambda rng: (np.concatenate([rng.standard_normal(9), [0.0]]),),
-    known_deviation="relu_grad(0) = 1 while the Relu layer and autograd give 0 at x = 0",
+    ours=book("relu_grad(0) = 1 (x >= 0), where autograd of relu and the Relu layer give 0",
+              # test_relu_grad_* measures it
+              ),
+    references=(
+        Reference("pytorch", fields={"torch_fn": lambda x: (x > 0).to(x.dtype)}),
+        Reference("book 2016", BOOK, "grad = np.zeros(x) raises TypeError for an array (fixed "
+                  "2019-10: np.zeros_like(x))", accepts=lambda r, ctx: r.status == "ERROR"
+                  and "np.zeros(x)" in r.error),
+    ),
 ))
 
 
@@ -157,15 +199,15 @@ def _check_gradient_descent(concept, impl, rng):
     return stages
 
 
-register(CustomPair(
+CONCEPTS.append(CustomPair(
     name="gradient.numerical_diff", chapter="4.3.2", title="central difference",
     check=_check_numerical_diff, builtin_name="torch.autograd",
 ))
-register(CustomPair(
+CONCEPTS.append(CustomPair(
     name="gradient.numerical_gradient", chapter="4.4", title="numerical gradient (3-D input)",
     check=_check_numerical_gradient, builtin_name="torch.autograd",
 ))
-register(CustomPair(
+CONCEPTS.append(CustomPair(
     name="gradient.gradient_descent", chapter="4.4.1", title="gradient descent",
     check=_check_gradient_descent, builtin_name="torch.optim.SGD + autograd",
 ))
@@ -174,14 +216,15 @@ register(CustomPair(
 # --- networks ---------------------------------------------------------------------------------
 
 
-register(NetworkPair(
+CONCEPTS.append(NetworkPair(
     name="networks.SimpleNet", chapter="4.4.2", title="simpleNet (2×3, softmax, CE)",
     build=lambda cls, rng: cls(rng=rng),
     torch_build=lambda net: ztl.SimpleNet(dtype=torch.float64).load_params(net.params),
     inputs=lambda rng: (rng.standard_normal((4, 2)), np.eye(3)[rng.integers(0, 3, 4)]),
     requires=("functions.softmax", "functions.cross_entropy_error"),
+    **NETWORK_LOSS,
 ))
-register(NetworkPair(
+CONCEPTS.append(NetworkPair(
     name="networks.TwoLayerNetCh4", chapter="4.5.1",
     title="ch4 TwoLayerNet (sigmoid; the book's ch4 TwoLayerNet)",
     build=lambda cls, rng: cls(6, 5, 3, weight_init_std=0.5, rng=rng),
@@ -189,4 +232,5 @@ register(NetworkPair(
         net.params),
     inputs=lambda rng: (rng.standard_normal((4, 6)), np.eye(3)[rng.integers(0, 3, 4)]),
     requires=("functions.sigmoid", "functions.softmax", "functions.cross_entropy_error"),
+    **NETWORK_LOSS,
 ))

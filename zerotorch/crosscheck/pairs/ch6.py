@@ -17,70 +17,64 @@ import torch.nn.functional as F
 from zerotorch import multi_layer_net as zmln
 from zerotorch import normalization as znorm
 from zerotorch import optim as zoptim
-from zerotorch.crosscheck.registry import LayerPair, NetworkPair, OptimizerPair, register
+from zerotorch.crosscheck.pairs.ch4 import NETWORK_LOSS
+from zerotorch.crosscheck.registry import (
+    BOOK,
+    LayerPair,
+    NetworkPair,
+    OptimizerPair,
+    Reference,
+    book,
+)
+
+CONCEPTS: list = []  # this chapter group's concepts, in the book's order
 
 BOOK_EPS = zoptim.EPS  # the book's 1e-7 in AdaGrad/RMSprop/Adam
 
 # ---------------------------------------------------------------- optimizers (ch6.1)
 
-register(OptimizerPair(
+CONCEPTS.append(OptimizerPair(
     name="optimizer.SGD", chapter="6.1.2", title="SGD",
     scratch_kwargs={"lr": 0.05},
     torch_factory=lambda ps: zoptim.SGD(ps, lr=0.05),
     builtin_factory=lambda ps: torch.optim.SGD(ps, lr=0.05),
     builtin_name="torch.optim.SGD(lr)",
 ))
-register(OptimizerPair(
+CONCEPTS.append(OptimizerPair(
     name="optimizer.Momentum", chapter="6.1.4", title="Momentum",
     scratch_kwargs={"lr": 0.05, "momentum": 0.9},
     torch_factory=lambda ps: zoptim.Momentum(ps, lr=0.05, momentum=0.9),
     builtin_factory=lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9),
     builtin_name="torch.optim.SGD(lr, momentum=0.9) (v = −lr·buf)",
 ))
-NESTEROV_ORDER = (
-    "the book's Nesterov updates v before the step (W += m²·v_new), where the paper and torch's "
-    "SGD(nesterov=True) step with v_old: m²·lr·g apart from the first update; "
-    "zerotorch.optim.Nesterov(variant='torch') is the built-in's order")
-
-
-def _nesterov_paper_order(result, stages) -> str:
-    """A reader's Nesterov in the paper's order misses exactly −m²·lr·g₀ after update 1."""
-    first = next((s for s in stages if not s.ok), None)
-    if first is None or "trajectory" not in first.name or not first.note.endswith("step 1"):
-        return ""
-    if first.expected is None or first.actual is None or first.name != "f(x,y) trajectory":
-        return ""
-    g0 = np.array([-7.0 / 10.0, 2.0 * 2.0])  # ∇f at the start (−7, 2)
-    gap = np.asarray(first.actual, dtype=float) - np.asarray(first.expected, dtype=float)
-    if np.allclose(gap, 0.9 * 0.9 * 0.05 * g0, rtol=1e-6, atol=1e-12):
-        return ("Nesterov steps with the old velocity (the paper's order, = torch's "
-                "SGD(nesterov=True)); the book's code updates v first, then W += m²·v")
-    return ""
-
-
-register(OptimizerPair(
+CONCEPTS.append(OptimizerPair(
     name="optimizer.Nesterov", chapter="6.1", title="Nesterov's accelerated gradient",
     scratch_kwargs={"lr": 0.05, "momentum": 0.9},
     torch_factory=lambda ps: zoptim.Nesterov(ps, lr=0.05, momentum=0.9),
-    known_deviation=NESTEROV_ORDER,
-    diagnosis_hook=_nesterov_paper_order,
+    builtin_factory=lambda ps: torch.optim.SGD(ps, lr=0.05, momentum=0.9, nesterov=True),
+    builtin_name="torch.optim.SGD(lr, momentum=0.9, nesterov=True) (v = −lr·buf)",
+    references=(Reference(
+        "book 2016", BOOK,
+        "the 2016 code updates v first and steps with the new v (W += m²·v_new; changed "
+        "upstream in 2021), where SGD(nesterov=True) steps with the old v",
+        fields={"torch_factory": lambda ps: zoptim.Nesterov(ps, lr=0.05, momentum=0.9,
+                                                             variant="book-2016"),
+                "builtin_factory": None, "builtin_name": None}),),
 ))
-register(OptimizerPair(
+CONCEPTS.append(OptimizerPair(
     name="optimizer.AdaGrad", chapter="6.1.5", title="AdaGrad",
     scratch_kwargs={"lr": 0.5},
     torch_factory=lambda ps: zoptim.AdaGrad(ps, lr=0.5),
     builtin_factory=lambda ps: torch.optim.Adagrad(ps, lr=0.5, eps=BOOK_EPS,
                                                    initial_accumulator_value=0.0),
     builtin_name="torch.optim.Adagrad(lr, eps=1e-7)",
-    known_deviation="torch's default eps is 1e-10 (the book's 1e-7)",
 ))
-register(OptimizerPair(
+CONCEPTS.append(OptimizerPair(
     name="optimizer.RMSprop", chapter="6.1.5", title="RMSprop",
     scratch_kwargs={"lr": 0.05, "decay_rate": 0.9},
     torch_factory=lambda ps: zoptim.RMSprop(ps, lr=0.05, decay_rate=0.9),
     builtin_factory=lambda ps: torch.optim.RMSprop(ps, lr=0.05, alpha=0.9, eps=BOOK_EPS),
     builtin_name="torch.optim.RMSprop(lr, alpha=decay_rate, eps=1e-7)",
-    known_deviation="torch's default eps is 1e-8 and its alpha is the book's decay_rate",
 ))
 
 
@@ -89,16 +83,15 @@ def _adam_book_eps_hook(opt: torch.optim.Optimizer, step: int) -> None:
         group["eps"] = zoptim.adam_book_eps(step, group["betas"][1])
 
 
-register(OptimizerPair(
+CONCEPTS.append(OptimizerPair(
     name="optimizer.Adam", chapter="6.1.6", title="Adam",
     scratch_kwargs={"lr": 0.1, "beta1": 0.9, "beta2": 0.999},
     torch_factory=lambda ps: zoptim.Adam(ps, lr=0.1),
     builtin_factory=lambda ps: torch.optim.Adam(ps, lr=0.1, betas=(0.9, 0.999)),
     builtin_step_hook=_adam_book_eps_hook,
+    # The book adds 1e-7 to the uncorrected √v: torch's Adam equals it with this eps schedule
+    # (a fixed eps=1e-7 differs, see test_adam_eps_placement_*).
     builtin_name="torch.optim.Adam(betas) with eps = 1e-7/√(1 − beta2^t) at step t",
-    known_deviation="the book adds 1e-7 to the uncorrected √v; a fixed eps=1e-7 differs "
-                    "(100 steps at lr 1e-3: 9.9e-8 for O(1) gradients, 3.4e-2 = 36 % of the "
-                    "distance travelled for gradients ~1e-6; test_adam_eps_placement_*)",
 ))
 
 # ---------------------------------------------------------------- Batch Normalization (ch6.3)
@@ -125,36 +118,88 @@ def _bn_builtin(training: bool):
     return run
 
 
-register(LayerPair(
+def _bn_channel_init(rng: np.random.Generator) -> dict:
+    c = 3  # one statistic per channel of the (N, 3, 2, 2) input, as nn.BatchNorm2d
+    return {"gamma": rng.uniform(0.5, 1.5, c), "beta": rng.standard_normal(c), "momentum": 0.9,
+            "running_mean": rng.standard_normal(c), "running_var": rng.uniform(0.5, 2.0, c)}
+
+
+class _PerChannelBN(znorm.BatchNormalization):
+    """Ours, per channel: (N, C, H, W) → (N·H·W, C), normalised per column, and back."""
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        cols = x.permute(0, 2, 3, 1).reshape(-1, c)  # (N·H·W, C)
+        return super().forward(cols).reshape(n, h, w, c).permute(0, 3, 1, 2)
+
+
+def _bn_channel_builtin(training: bool):
+    def run(p, x):
+        rm, rv = (None, None) if training else (p["running_mean"], p["running_var"])
+        return F.batch_norm(x, rm, rv, p["gamma"], p["beta"], training=training, eps=1e-6)
+    return run
+
+
+def _bn_forward_diagnosis(result, ctx) -> str:
+    """Name a forward normalised with the wrong variance or eps (per activation, as the book)."""
+    s = result.first_failure()
+    if s is None or s.name != "forward" or s.actual is None or not ctx.init or not ctx.inputs:
+        return ""
+    a = np.asarray(s.actual, dtype=np.float64)
+    x = np.asarray(ctx.inputs[0], dtype=np.float64)
+    x2 = x.reshape(x.shape[0], -1)  # (N, D) per activation, as the book
+    gamma, beta = ctx.init["gamma"], ctx.init["beta"]
+    if gamma.shape != x2.shape[1:]:
+        return ""
+    xc = x2 - x2.mean(axis=0)
+    for ddof, eps, cause in ((1, 1e-6, "the unbiased variance (ddof = 1, ratio N/(N−1))"),
+                             (0, 1e-5, "eps = 1e-5 (PyTorch's); the book's is 10e-7 = 1e-6"),
+                             (0, 1e-7, "eps = 1e-7; the book's is 10e-7 = 1e-6"),
+                             (0, 0.0, "no eps; the book adds 10e-7 = 1e-6 under the root")):
+        var = (xc ** 2).sum(axis=0) / (x2.shape[0] - ddof)
+        out = (gamma * xc / np.sqrt(var + eps) + beta).reshape(x.shape)
+        if out.shape == a.shape and np.allclose(a, out, rtol=1e-9, atol=1e-12):
+            return f"forward: BatchNormalization normalises with {cause}"
+    return ""
+
+
+BN_TEST_MODE_BACKWARD = (
+    "backward after a test-mode forward fails (xn, std are kept only in training mode); "
+    "forward compared")
+BN_PER_CHANNEL = Reference(
+    "per channel (BatchNorm2d)",
+    fields={"init": _bn_channel_init, "torch_cls": _PerChannelBN,
+            "builtin_name": "F.batch_norm(x, eps=1e-6) per channel (nn.BatchNorm2d)"})
+BN_UNBIASED = Reference(
+    "unbiased running variance (BatchNorm1d)",
+    fields={"torch_cls": lambda **kw: znorm.BatchNormalization(**kw, unbiased_running_var=True)})
+
+CONCEPTS.append(LayerPair(
     name="layers.BatchNormalization", chapter="6.3.1", title="Batch Normalization (train)",
     torch_cls=znorm.BatchNormalization, init=_bn_init, inputs=_bn_x,
     params=("gamma", "beta"), buffers=("running_mean", "running_var"), train=True,
     builtin=_bn_builtin(True),
     builtin_name="F.batch_norm(x.reshape(N, -1), eps=1e-6, training=True)",
-    known_deviation="per activation (not nn.BatchNorm2d's per channel), eps 1e-6 (torch 1e-5)",
+    # The book's form: per activation (nn.BatchNorm1d on the flattened input), eps 1e-6.
+    references=(Reference(BN_PER_CHANNEL.label, fields={**BN_PER_CHANNEL.fields,
+                                                        "builtin": _bn_channel_builtin(True)}),
+                BN_UNBIASED),
+    diagnoses=(_bn_forward_diagnosis,),
 ))
-
-
-def _bn_eval_call(module, _layer, x):
-    # the eval-mode built-in below needs our running statistics, which LayerPair does not pass
-    _bn_eval_call.stats = (module.running_mean, module.running_var)
-    return module(x)
-
-
-def _bn_eval_builtin(p, x):
-    x2 = x.reshape(x.shape[0], -1)  # (N, C·H·W)
-    rm, rv = _bn_eval_call.stats
-    return F.batch_norm(x2, rm, rv, p["gamma"], p["beta"], training=False,
-                        eps=1e-6).reshape(x.shape)
-
-
-register(LayerPair(
+CONCEPTS.append(LayerPair(
     name="layers.BatchNormalization[eval]", scratch_cls="layers.BatchNormalization",
     chapter="6.3.1", title="Batch Normalization (test mode: running statistics)",
     torch_cls=znorm.BatchNormalization, init=_bn_init, inputs=_bn_x,
     params=("gamma", "beta"), buffers=("running_mean", "running_var"), train=False,
-    torch_call=_bn_eval_call, builtin=_bn_eval_builtin,
+    builtin=_bn_builtin(False),
     builtin_name="F.batch_norm(x.reshape(N, -1), running stats, eps=1e-6, training=False)",
+    references=(Reference(BN_PER_CHANNEL.label, fields={**BN_PER_CHANNEL.fields,
+                                                        "builtin": _bn_channel_builtin(False)}),
+                Reference("book", BOOK, BN_TEST_MODE_BACKWARD, fields={"backward": False}),
+                Reference("book", BOOK, BN_TEST_MODE_BACKWARD,
+                          fields={**BN_PER_CHANNEL.fields, "backward": False,
+                                  "builtin": _bn_channel_builtin(False)})),
+    diagnoses=(_bn_forward_diagnosis,),
 ))
 
 # ---------------------------------------------------------------- Dropout (ch6.4.3)
@@ -168,21 +213,40 @@ def _zt_dropout(dropout_ratio, rng=None):
     return znorm.Dropout(dropout_ratio)
 
 
-register(LayerPair(
+NOT_INVERTED = ("not inverted: x·mask in training, x·(1 − p) in test mode (= nn.Dropout × (1 − p) "
+                "in both modes)")
+DROPOUT_TEST_MODE_BACKWARD = (
+    "backward after a test-mode forward fails (the mask is set only in training mode); "
+    "forward compared")
+
+
+def _zt_inverted_dropout(dropout_ratio, rng=None):
+    return znorm.Dropout(dropout_ratio, inverted=True)
+
+
+CONCEPTS.append(LayerPair(
     name="layers.Dropout", chapter="6.4.3", title="Dropout (train, the scratch mask injected)",
     torch_cls=_zt_dropout, init=_dropout_init,
     inputs=lambda rng: (rng.standard_normal((8, 10)),), train=True,
     torch_call=lambda m, layer, x: m(x, mask=torch.as_tensor(layer.mask)),
-    known_deviation="not inverted: book = nn.Dropout × (1 − p) in both modes",
+    ours=book(NOT_INVERTED),
+    references=(Reference("inverted (nn.Dropout)", fields={"torch_cls": _zt_inverted_dropout}),),
 ))
-register(LayerPair(
+CONCEPTS.append(LayerPair(
     name="layers.Dropout[eval]", scratch_cls="layers.Dropout", chapter="6.4.3",
     title="Dropout (test mode: × (1 − ratio))",
     torch_cls=_zt_dropout, init=_dropout_init,
     inputs=lambda rng: (rng.standard_normal((8, 10)),), train=False,
     builtin=lambda p, x: (1 - 0.3) * F.dropout(x, 0.3, training=False),
     builtin_name="(1 − p)·nn.Dropout(p).eval()",
-    known_deviation="not inverted: book = nn.Dropout × (1 − p) in both modes",
+    ours=book(NOT_INVERTED),
+    references=(
+        Reference("inverted (nn.Dropout)", fields={
+            "torch_cls": _zt_inverted_dropout, "builtin_name": "nn.Dropout(p).eval()",
+            "builtin": lambda p, x: F.dropout(x, 0.3, training=False)}),
+        Reference("book", BOOK, f"{NOT_INVERTED}; {DROPOUT_TEST_MODE_BACKWARD}",
+                  fields={"backward": False}),
+    ),
 ))
 
 # ---------------------------------------------------------------- multi-layer nets (ch6.2–6.4)
@@ -275,23 +339,23 @@ def _train_mode_torch_loss(net_t, net, x, t):
     return net_t.loss(x, t, train_flg=True)
 
 
-register(NetworkPair(
+CONCEPTS.append(NetworkPair(
     name="networks.MultiLayerNet", chapter="6.4.1",
     title="MultiLayerNet (ReLU, He init, weight decay 0.1)",
     build=lambda cls, rng: tame(cls(*NET_SHAPE, activation="relu", weight_init_std="relu",
                                     weight_decay_lambda=0.1, rng=rng), rng),
     torch_build=_torch_net(zmln.MultiLayerNet, weight_decay_lambda=0.1),
-    inputs=_net_inputs,
+    inputs=_net_inputs, **NETWORK_LOSS,
 ))
-register(_NetworkVariant(
+CONCEPTS.append(_NetworkVariant(
     name="networks.MultiLayerNet[sigmoid]", scratch_cls="networks.MultiLayerNet", chapter="6.2.3",
     title="MultiLayerNet (sigmoid, the book's Xavier init)",
     build=lambda cls, rng: tame(cls(*NET_SHAPE, activation="sigmoid", weight_init_std="xavier",
                                     rng=rng), rng),
     torch_build=_torch_net(zmln.MultiLayerNet, activation="sigmoid"),
-    inputs=_net_inputs,
+    inputs=_net_inputs, **NETWORK_LOSS,
 ))
-register(NetworkPair(
+CONCEPTS.append(NetworkPair(
     name="networks.MultiLayerNetExtend", chapter="6.3.2",
     title="MultiLayerNetExtend (BN + weight decay 0.1, training mode)",
     build=lambda cls, rng: tame(cls(*NET_SHAPE, weight_decay_lambda=0.1, use_batchnorm=True,
@@ -300,9 +364,9 @@ register(NetworkPair(
                            use_batchnorm=True),
     inputs=_net_inputs,
     scratch_loss_and_grads=_train_mode_loss_and_grads,
-    torch_loss=_train_mode_torch_loss,
+    torch_loss=_train_mode_torch_loss, **NETWORK_LOSS,
 ))
-register(_NetworkVariant(
+CONCEPTS.append(_NetworkVariant(
     name="networks.MultiLayerNetExtend[dropout]", scratch_cls="networks.MultiLayerNetExtend",
     chapter="6.4.3",
     title="MultiLayerNetExtend (BN + dropout 0.3 + decay, the scratch masks injected)",
@@ -312,5 +376,5 @@ register(_NetworkVariant(
                            use_batchnorm=True, use_dropout=True, dropout_ratio=0.3),
     inputs=_net_inputs,
     scratch_loss_and_grads=_train_mode_loss_and_grads,
-    torch_loss=_train_mode_torch_loss,
+    torch_loss=_train_mode_torch_loss, **NETWORK_LOSS,
 ))

@@ -20,7 +20,18 @@ from zerotorch import convnet as zconvnet
 from zerotorch import convolution as zconv
 from zerotorch import optim as zoptim
 from zerotorch.crosscheck.compare import Stage, check_unchanged, compare, tensor
-from zerotorch.crosscheck.registry import CustomPair, LayerPair, NetworkPair, register
+from zerotorch.crosscheck.pairs.ch4 import NETWORK_LOSS
+from zerotorch.crosscheck.registry import (
+    BOOK,
+    CustomPair,
+    LayerPair,
+    NetworkPair,
+    Probe,
+    Reference,
+    book,
+)
+
+CONCEPTS: list = []  # this chapter group's concepts, in the book's order
 
 # (N, C, H, W, FH, FW, stride, pad): square, non-square, strided, padded, batch of one
 IM2COL_CASES = (
@@ -77,11 +88,11 @@ def _check_col2im(concept, impl, rng) -> list[Stage]:
     return stages
 
 
-register(CustomPair(
+CONCEPTS.append(CustomPair(
     name="util.im2col", chapter="7.4.3", title="im2col (book layout (N·oh·ow, C·FH·FW))",
     builtin_name="F.unfold(...).transpose(1, 2).reshape(N·L, -1)", check=_check_im2col,
 ))
-register(CustomPair(
+CONCEPTS.append(CustomPair(
     name="util.col2im", chapter="7.4.3", title="col2im, the adjoint of im2col",
     builtin_name="F.fold", check=_check_col2im,
 ))
@@ -104,7 +115,7 @@ for _label, (_n, _c, _h, _w, _fn, _fh, _fw, _s, _p), _method in (
     ("[batch1,k5x1,stride3,pad2]", (1, 3, 10, 6, 2, 5, 1, 3, 2), "conv2d"),
     ("[im2col-method,k3x2,stride2,pad1]", (2, 2, 7, 6, 3, 3, 2, 2, 1), "im2col"),
 ):
-    register(LayerPair(
+    CONCEPTS.append(LayerPair(
         name=f"layers.Convolution{_label}", scratch_cls="layers.Convolution", chapter="7.4.3",
         title=f"Convolution {_fh}x{_fw} stride {_s} pad {_p} (zerotorch via {_method})",
         torch_cls=(lambda m: (lambda **kw: zconv.Convolution(**kw, method=m)))(_method),
@@ -123,6 +134,31 @@ def _tied(shape):
     return lambda rng: (rng.integers(-2, 3, size=shape).astype(np.float64),)
 
 
+def _ties(args: tuple) -> tuple:
+    return (np.round(np.asarray(args[0], dtype=np.float64)), *args[1:])  # many tied maxima
+
+
+TIES_PROBE = Probe("tied maxima", _ties)
+ZERO_PADDING = ("pads with zeros (np.pad), F.max_pool2d(padding=p) with −inf: all-negative "
+                "windows differ")
+PAD_CRASH = "output size ignores pad (out_h = 1 + (H − pool_h)/stride): pad ≥ 1 fails to reshape"
+
+
+def _pooling_ties(result, ctx) -> str:
+    """Name a gradient that differs only on the tied-maxima probe."""
+    plain = [s for s in result.stages if s.name == "dx" and not s.probe]
+    tied = [s for s in result.stages if s.name == "dx" and s.probe and not s.ok]
+    if not tied or (plain and not plain[0].ok):
+        return ""
+    s = tied[0]
+    if s.actual is not None and s.expected is not None and s.actual.shape == s.expected.shape:
+        if np.count_nonzero(s.actual) > np.count_nonzero(s.expected):
+            return ("Pooling sends the gradient to every maximum of a window with ties; the "
+                    "book (np.argmax) and PyTorch send it to the first maximum only")
+    return ("Pooling's gradient differs only on windows with tied maxima: it must go to the "
+            "first maximum only (np.argmax), as in the book and PyTorch")
+
+
 for _label, (_shape, _ph, _pw, _s, _p), _method, _builtin in (
     ("", ((2, 3, 6, 6), 2, 2, 2, 0), "max_pool2d", True),
     ("[ties,3x3,stride1]", ((2, 2, 7, 6), 3, 3, 1, 0), "max_pool2d", True),
@@ -130,7 +166,7 @@ for _label, (_shape, _ph, _pw, _s, _p), _method, _builtin in (
     ("[pad1,zero-padding]", ((2, 2, 5, 5), 3, 3, 2, 1), "max_pool2d", False),
     ("[pad1,im2col-method]", ((2, 2, 6, 5), 2, 2, 2, 1), "im2col", False),
 ):
-    register(LayerPair(
+    CONCEPTS.append(LayerPair(
         name=f"layers.Pooling{_label}", scratch_cls="layers.Pooling", chapter="7.4.4",
         title=f"max Pooling {_ph}x{_pw} stride {_s} pad {_p} (zerotorch via {_method})",
         torch_cls=(lambda m: (lambda **kw: zconv.Pooling(**kw, method=m)))(_method),
@@ -144,8 +180,11 @@ for _label, (_shape, _ph, _pw, _s, _p), _method, _builtin in (
                  (lambda ph, pw, s, pad: (lambda p, x: F.max_pool2d(
                      F.pad(x, (pad,) * 4), (ph, pw), s)))(_ph, _pw, _s, _p)),
         builtin_name="F.max_pool2d" if _builtin else "F.max_pool2d(F.pad(x, zeros))",
-        known_deviation=None if _builtin else
-        "the book pads with zeros, F.max_pool2d(padding=p) with -inf (tests/test_ch7_layers.py)",
+        probes=(TIES_PROBE,), diagnoses=(_pooling_ties,),
+        **({} if _builtin else {
+            "ours": book(ZERO_PADDING),
+            "references": (Reference("book", BOOK, PAD_CRASH, accepts=lambda r, ctx: r.status
+                                     == "ERROR" and "reshape" in r.error),)}),
     ))
 
 
@@ -192,14 +231,15 @@ def _injected_loss(net_t, net_s, x, t):
     return net_t.loss(x, t, train_flg=True)
 
 
-register(NetworkPair(
+CONCEPTS.append(NetworkPair(
     name="networks.SimpleConvNet", chapter="7.5", title="SimpleConvNet (small input)",
     build=lambda cls, rng: _with_random_biases(cls(rng=rng, weight_init_std=0.3, **SIMPLE_SMALL),
                                                rng),
     torch_build=_torch_net(zconvnet.SimpleConvNet, SIMPLE_SMALL),
     inputs=_small_inputs(SIMPLE_SMALL["input_dim"], 4),
+    **NETWORK_LOSS,
 ))
-register(NetworkPair(
+CONCEPTS.append(NetworkPair(
     name="networks.DeepConvNet", chapter="8.1.1", title="DeepConvNet (small filters, dropout)",
     build=lambda cls, rng: _with_random_biases(cls(rng=rng, **DEEP_SMALL), rng),
     torch_build=_torch_net(zconvnet.DeepConvNet, DEEP_SMALL),
@@ -207,6 +247,7 @@ register(NetworkPair(
     scratch_loss_and_grads=_fixed_masks_loss_and_grads,
     torch_loss=_injected_loss,
     numerical_keys=("W1", "b1", "W4", "b4", "W6", "W7", "b7", "W8", "b8"),
+    **NETWORK_LOSS,
 ))
 
 
@@ -252,7 +293,7 @@ def _check_vs_builtin(kind):
 
 
 for _kind in ("SimpleConvNet", "DeepConvNet"):
-    register(CustomPair(
+    CONCEPTS.append(CustomPair(
         name=f"networks.{_kind}[vs-builtin]", chapter="7.5" if _kind[0] == "S" else "8.1.1",
         title=f"{_kind} vs nn.Conv2d/nn.MaxPool2d/nn.Linear (eval)",
         builtin_name="nn.Sequential(Conv2d, ReLU, MaxPool2d, …, Linear)",
@@ -302,7 +343,7 @@ def _check_trajectory(kind):
 
 
 for _kind in ("SimpleConvNet", "DeepConvNet"):
-    register(CustomPair(
+    CONCEPTS.append(CustomPair(
         name=f"networks.{_kind}[adam-trajectory]",
         chapter="7.5" if _kind[0] == "S" else "8.1.1",
         title=f"{_kind}: {ADAM_STEPS} Adam steps, float64 (dropout masks injected)",
