@@ -272,8 +272,9 @@ class LayerPair(Concept):
     ``train``: ``None`` for layers without modes, else passed as ``train_flg`` / ``module.train``.
     ``backward=False`` compares only what the forward pass produces (a version of the book whose
     backward needs a training-mode forward). ``torch_call(module, scratch_layer, *tensors)``
-    overrides the zerotorch call (e.g. to inject the dropout mask the scratch side drew). ``builtin(params, *tensors)`` gets leaf tensors in
-    the book's layout, so the mapping to the built-in (``W.T`` …) lives in that one function.
+    overrides the zerotorch call (e.g. to inject the dropout mask the scratch side drew).
+    ``builtin(params, *tensors)`` gets leaf tensors (parameters and buffers) in the book's
+    layout, so the mapping to the built-in (``W.T`` …) lives in that one function.
     """
 
     scratch_cls: str | None = None  # defaults to ``name``
