@@ -120,27 +120,33 @@ def main(argv=None) -> int:
     from scratch.dataset import DatasetNotFoundError, load_mnist
     from scratch.io import atomic_target, book_weights_file, load_params
 
+    path = None
+    if not args.train_steps:  # the weights first: without them there is nothing to draw
+        try:
+            path = book_weights_file(args.params or "simple_convnet.pkl")
+        except FileNotFoundError as exc:
+            print(f"ch7_filters: {exc} (or pass --params or --train-steps)", file=sys.stderr)
+            return 2
     rng = np.random.default_rng(args.seed)
     net = SimpleConvNet(rng=rng)
     before = net.params["W1"].copy()
     train_split = True
     try:
-        (x_train, t_train), (x_test, _) = load_mnist(normalize=True, flatten=False)
-    except DatasetNotFoundError:  # only the test split is installed (ZEROTORCH_MNIST_DIR)
-        train_split = False
-        _, (x_test, t_test) = load_mnist(normalize=True, flatten=False, test_only=True)
-        x_train, t_train = x_test, t_test
+        try:
+            (x_train, t_train), (x_test, _) = load_mnist(normalize=True, flatten=False)
+        except DatasetNotFoundError:  # only the test split is installed (ZEROTORCH_MNIST_DIR)
+            train_split = False
+            _, (x_test, t_test) = load_mnist(normalize=True, flatten=False, test_only=True)
+            x_train, t_train = x_test, t_test
+    except DatasetNotFoundError as exc:
+        print(f"ch7_filters: no MNIST images: {exc}", file=sys.stderr)
+        return 2
     summary = {"seed": args.seed}
     if args.train_steps:
         losses = train(net, x_train, t_train, args.train_steps, rng)
         label = f"{args.train_steps} Adam steps on MNIST {'train' if train_split else 'test'}"
         summary.update(first_loss=losses[0], last_loss=losses[-1])
     else:
-        try:
-            path = book_weights_file(args.params or "simple_convnet.pkl")
-        except FileNotFoundError as exc:
-            print(f"ch7_filters: {exc} (or pass --params or --train-steps)", file=sys.stderr)
-            return 2
         net.load_params(load_params(path))
         label = path.name
     after = net.params["W1"]
