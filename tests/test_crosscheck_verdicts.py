@@ -168,3 +168,52 @@ def test_the_network_gradient_check_is_not_bent_by_the_books_delta():
     numerical = [s for s in result.stages if s.against == "numerical"]
     assert numerical and all(s.ok for s in numerical)
     assert all("1e-7" in s.note for s in numerical)
+
+
+def test_eps_under_the_root_fails_without_a_meaningless_scale_diagnosis():
+    """AdaGrad with √(h + 1e-7) is a real difference (seen in readers' code), but the factor
+    it leaves is 1 ± 1e-7: no "scaled by 1" diagnosis."""
+
+    class AdaGradEpsUnderRoot(so.AdaGrad):
+        def update(self, params, grads):
+            if self.h is None:
+                self.h = {k: np.zeros_like(v) for k, v in params.items()}
+            for k in params:
+                self.h[k] += grads[k] ** 2
+                params[k] -= self.lr * grads[k] / np.sqrt(self.h[k] + 1e-7)
+
+    result = _grade("optimizer.AdaGrad", AdaGrad=AdaGradEpsUnderRoot)
+    assert result.verdict == "FAIL"
+    assert "scaled by" not in result.diagnosis, result.diagnosis
+
+
+def test_a_network_whose_dropout_draws_from_the_global_rng_keeps_its_masks_fixed():
+    """A book-style Dropout (no ``rng``, the book's misspelt ``dropout_ration``) draws from the
+    global np.random: the check seeds it before each pass, so loss, gradients and central
+    differences all see one mask (seen in a reader's repository)."""
+    from scratch.multi_layer_net import MultiLayerNetExtend
+
+    class GlobalDropout:
+        def __init__(self, dropout_ration=0.5):
+            self.dropout_ration = dropout_ration
+            self.mask = None
+
+        def forward(self, x, train_flg=True):
+            if train_flg:
+                self.mask = np.random.rand(*x.shape) > self.dropout_ration  # noqa: NPY002
+                return x * self.mask
+            return x * (1.0 - self.dropout_ration)
+
+        def backward(self, dout):
+            return dout * self.mask
+
+    class Net(MultiLayerNetExtend):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            for name in self.layers:
+                if name.startswith("Dropout"):
+                    self.layers[name] = GlobalDropout(self.dropout_ratio)
+
+    impl = Impl("global-rng", {"networks": types.SimpleNamespace(MultiLayerNetExtend=Net)})
+    result = grade(REGISTRY["networks.MultiLayerNetExtend[dropout]"], impl)
+    assert result.verdict == "PASS (book)", [s.describe() for s in result.stages if not s.ok]

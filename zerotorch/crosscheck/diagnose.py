@@ -28,6 +28,9 @@ from zerotorch.crosscheck.registry import Concept
 # a diagnosis names the mistake, it does not grade the code (the comparison did that).
 FIT_RTOL = 1e-6
 FIT_ATOL = 1e-9
+# A constant factor this close to 1 (or to 0) is not reported as "scaled by c": an eps placed
+# elsewhere gives c = 1 ± 1e-7 on some data, a dead gradient c ≈ 0; neither is a scale mistake.
+MEANINGFUL_SCALE = 1e-3
 
 
 @dataclass
@@ -150,6 +153,8 @@ def _ratio_message(stage: Stage, c: float, ctx: Context, size: int = 2) -> str:
                 "of ½·x²)")
     if abs(c - round(c)) < 1e-6 and abs(c) >= 2:
         return f"{n} is exactly {round(c)} times the expected value (a missing division?)"
+    if abs(c - 1.0) < MEANINGFUL_SCALE or abs(c) < MEANINGFUL_SCALE:
+        return ""  # a factor within 0.1 % of 1 (or near 0) names nothing: no diagnosis
     return f"{n} is the expected value scaled by {c:.6g}"
 
 

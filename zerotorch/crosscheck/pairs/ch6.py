@@ -316,8 +316,9 @@ def _train_mode_loss_and_grads(net, x, t):
     Our Dropout takes an ``rng`` (a fixed stream is injected); the book's draws from the global
     ``np.random``, so it gets the same seed before each pass and the global state is restored.
     """
-    dropouts = [layer for layer in net.layers.values() if hasattr(layer, "dropout_ratio")]
-    if all(hasattr(layer, "rng") for layer in dropouts):
+    dropouts = [layer for layer in net.layers.values()
+                if "dropout" in type(layer).__name__.lower() or hasattr(layer, "dropout_ratio")]
+    if dropouts and all(hasattr(layer, "rng") for layer in dropouts):
         for layer in dropouts:
             if not isinstance(layer.rng, FixedUniform):
                 layer.rng = FixedUniform(np.random.default_rng(99))
