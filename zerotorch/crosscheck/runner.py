@@ -155,7 +155,7 @@ def format_table(results: list[ConceptResult], impl_name: str = "scratch",
                      _fmt(builtin) if r.builtin_name else "-",
                      _fmt(r.distance) if r.status in (PASS, FAIL) else "-", r.verdict))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-    line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))
+    line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()
     out = [line, "-" * len(line)]
     out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
             for row in rows]
