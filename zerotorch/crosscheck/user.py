@@ -4,9 +4,8 @@ The reader's code (a ``common/``-style folder, one ``.py`` file or a module; see
 runs in a child process, one concept after another, each under a time limit: an infinite loop
 becomes a TIMEOUT row and a crash (an exception, ``sys.exit``, a segfault) an ERROR row with the
 reader's own file and line; the worker is replaced and the report goes on. Every concept is
-checked exactly as our ``scratch`` is (``Concept.run``), plus the probes of ``diagnose.py``;
-failures get a one-line diagnosis and, where the book's own code fails the same way, the
-documented cause.
+graded exactly as our ``scratch`` is (``verdict.grade``: each of the concept's references, its
+probes, a one-line diagnosis of a failure).
 
 ``check_impl(spec, only, seed, timeout)`` is the Python API (a list of ``ConceptResult``);
 ``run_user(args)`` is what the CLI calls.
