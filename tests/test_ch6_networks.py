@@ -355,35 +355,48 @@ def test_scratch_and_zerotorch_share_constructor_arguments(name):
 class GlobalRandomDropout:
     """The book's Dropout: masks from the global ``np.random``, no ``rng`` attribute."""
 
+    ratio_name = "dropout_ratio"
+
     def __init__(self, dropout_ratio=0.5):
-        self.dropout_ratio = dropout_ratio
+        setattr(self, self.ratio_name, dropout_ratio)
         self.mask = None
 
     def forward(self, x, train_flg=True):
+        p = getattr(self, self.ratio_name)
         if train_flg:
-            self.mask = np.random.rand(*x.shape) > self.dropout_ratio  # noqa: NPY002 (the book's global RNG)
+            self.mask = np.random.rand(*x.shape) > p  # noqa: NPY002 (the book's global RNG)
             return x * self.mask
-        return x * (1.0 - self.dropout_ratio)
+        return x * (1.0 - p)
 
     def backward(self, dout):
         return dout * self.mask
 
 
-class BookStyleDropoutNet(MultiLayerNetExtend):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        for name in self.layers:
-            if name.startswith("Dropout"):
-                self.layers[name] = GlobalRandomDropout(self.layers[name].dropout_ratio)
+class MisspeltGlobalRandomDropout(GlobalRandomDropout):
+    """The same, keeping the ratio only under the misspelt ``dropout_ration`` (a reader's)."""
+
+    ratio_name = "dropout_ration"
 
 
-def test_dropout_pair_holds_book_style_global_random_masks_fixed():
+def _book_style_net(dropout_cls):
+    class BookStyleDropoutNet(MultiLayerNetExtend):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            for name in self.layers:
+                if name.startswith("Dropout"):
+                    self.layers[name] = dropout_cls(self.layers[name].dropout_ratio)
+
+    return BookStyleDropoutNet
+
+
+@pytest.mark.parametrize("dropout_cls", [GlobalRandomDropout, MisspeltGlobalRandomDropout])
+def test_dropout_pair_holds_book_style_global_random_masks_fixed(dropout_cls):
     """A reader's Dropout that draws from the global np.random still gets identical masks on
     both sides and across the numerical check; the global random state is left as it was."""
     np.random.seed(5)  # noqa: NPY002 (the book's global RNG)
     before = np.random.get_state()[1].copy()  # noqa: NPY002 (the book's global RNG)
     impl = Impl("book-style", {"networks": type("m", (), {"MultiLayerNetExtend":
-                                                          BookStyleDropoutNet})})
+                                                          _book_style_net(dropout_cls)})})
     result = run_concept(REGISTRY["networks.MultiLayerNetExtend[dropout]"], impl)
     assert result.status == "PASS", [s.describe() for s in result.stages if not s.ok]
     assert {s.against for s in result.stages} >= {"zerotorch", "numerical"}

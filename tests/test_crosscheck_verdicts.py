@@ -186,34 +186,3 @@ def test_eps_under_the_root_fails_without_a_meaningless_scale_diagnosis():
     assert result.verdict == "FAIL"
     assert "scaled by" not in result.diagnosis, result.diagnosis
 
-
-def test_a_network_whose_dropout_draws_from_the_global_rng_keeps_its_masks_fixed():
-    """A book-style Dropout (no ``rng``, the book's misspelt ``dropout_ration``) draws from the
-    global np.random: the check seeds it before each pass, so loss, gradients and central
-    differences all see one mask (seen in a reader's repository)."""
-    from scratch.multi_layer_net import MultiLayerNetExtend
-
-    class GlobalDropout:
-        def __init__(self, dropout_ration=0.5):
-            self.dropout_ration = dropout_ration
-            self.mask = None
-
-        def forward(self, x, train_flg=True):
-            if train_flg:
-                self.mask = np.random.rand(*x.shape) > self.dropout_ration  # noqa: NPY002
-                return x * self.mask
-            return x * (1.0 - self.dropout_ration)
-
-        def backward(self, dout):
-            return dout * self.mask
-
-    class Net(MultiLayerNetExtend):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            for name in self.layers:
-                if name.startswith("Dropout"):
-                    self.layers[name] = GlobalDropout(self.dropout_ratio)
-
-    impl = Impl("global-rng", {"networks": types.SimpleNamespace(MultiLayerNetExtend=Net)})
-    result = grade(REGISTRY["networks.MultiLayerNetExtend[dropout]"], impl)
-    assert result.verdict == "PASS (book)", [s.describe() for s in result.stages if not s.ok]

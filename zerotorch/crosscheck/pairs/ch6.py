@@ -174,23 +174,21 @@ BN_UNBIASED = Reference(
     "unbiased running variance (BatchNorm1d)",
     fields={"torch_cls": lambda **kw: znorm.BatchNormalization(**kw, unbiased_running_var=True)})
 
+# Both modes: the book's form is per activation (nn.BatchNorm1d on the flattened input), eps 1e-6.
+_BN = {"chapter": "6.3.1", "torch_cls": znorm.BatchNormalization, "init": _bn_init,
+       "inputs": _bn_x, "params": ("gamma", "beta"), "buffers": ("running_mean", "running_var"),
+       "diagnoses": (_bn_forward_diagnosis,)}
 CONCEPTS.append(LayerPair(
-    name="layers.BatchNormalization", chapter="6.3.1", title="Batch Normalization (train)",
-    torch_cls=znorm.BatchNormalization, init=_bn_init, inputs=_bn_x,
-    params=("gamma", "beta"), buffers=("running_mean", "running_var"), train=True,
+    name="layers.BatchNormalization", title="Batch Normalization (train)", **_BN, train=True,
     builtin=_bn_builtin(True),
     builtin_name="F.batch_norm(x.reshape(N, -1), eps=1e-6, training=True)",
-    # The book's form: per activation (nn.BatchNorm1d on the flattened input), eps 1e-6.
     references=(Reference(BN_PER_CHANNEL.label, fields={**BN_PER_CHANNEL.fields,
                                                         "builtin": _bn_channel_builtin(True)}),
                 BN_UNBIASED),
-    diagnoses=(_bn_forward_diagnosis,),
 ))
 CONCEPTS.append(LayerPair(
     name="layers.BatchNormalization[eval]", scratch_cls="layers.BatchNormalization",
-    chapter="6.3.1", title="Batch Normalization (test mode: running statistics)",
-    torch_cls=znorm.BatchNormalization, init=_bn_init, inputs=_bn_x,
-    params=("gamma", "beta"), buffers=("running_mean", "running_var"), train=False,
+    title="Batch Normalization (test mode: running statistics)", **_BN, train=False,
     builtin=_bn_builtin(False),
     builtin_name="F.batch_norm(x.reshape(N, -1), running stats, eps=1e-6, training=False)",
     references=(Reference(BN_PER_CHANNEL.label, fields={**BN_PER_CHANNEL.fields,
@@ -199,7 +197,6 @@ CONCEPTS.append(LayerPair(
                 Reference("book", BOOK, BN_TEST_MODE_BACKWARD,
                           fields={**BN_PER_CHANNEL.fields, "backward": False,
                                   "builtin": _bn_channel_builtin(False)})),
-    diagnoses=(_bn_forward_diagnosis,),
 ))
 
 # ---------------------------------------------------------------- Dropout (ch6.4.3)
