@@ -81,14 +81,13 @@ def plot(stats, out: Path) -> None:
     fig, axes = plt.subplots(len(rows), n_layers, figsize=(3.0 * n_layers, 2.1 * len(rows)))
     for r, (act, init) in enumerate(tqdm(rows, desc="plotting")):
         s = stats[act][init]
-        if act == "sigmoid":
-            rng_ = (0.0, 1.0)
-        else:  # ReLU: positive part, up to the largest 99th percentile of the row
-            hi = max(float(np.percentile(a[a > 0], 99)) if (a > 0).any() else 1e-12
-                     for a in s["acts"])
-            rng_ = (0.0, hi)
         for i, a in enumerate(s["acts"]):
             ax = axes[r, i]
+            if act == "sigmoid":
+                rng_ = (0.0, 1.0)
+            else:  # ReLU: the positive part up to this layer's own 99th percentile (a range
+                # shared by the row would squash the early layers when the late ones grow)
+                rng_ = (0.0, float(np.percentile(a[a > 0], 99)) if (a > 0).any() else 1e-12)
             vals = a.ravel() if act == "sigmoid" else a[a > 0].ravel()
             ax.hist(vals, bins=30, range=rng_, color="C0" if act == "sigmoid" else "C1")
             tag = "sat" if act == "sigmoid" else "dead"
@@ -99,8 +98,8 @@ def plot(stats, out: Path) -> None:
             if i == 0:
                 ax.set_ylabel(f"{act}\n{_label(init)}", fontsize=8)
     fig.suptitle("ch6.2 activation distributions: 5 layers × 100 units, 1000 inputs "
-                 "(ReLU panels: nonzero values only)", fontsize=10)
-    fig.tight_layout()
+                 "(ReLU panels: nonzero values only, each on its own x range)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.975))  # keep the first row's titles below the suptitle
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)

@@ -6,6 +6,8 @@ Writes two PNGs:
   ``--params FILE``, or ``--train-steps N`` Adam steps of our scratch SimpleConvNet on MNIST);
 - ``ch7_filter_response.png``: one MNIST test image convolved (scratch ``Convolution``) with
   each learned filter — the book's ``apply_filter.py``: edge and blob detectors light up.
+With ``--train-steps N`` the names end in ``_trained<N>`` (``ch7_filters_trained300.png``), so
+a training run never replaces the figure of the book's weights or of another run.
 
 Usage: python experiments/ch7_filters.py [--out experiments/out] [--params FILE]
        [--train-steps N] [--image-index 0] [--seed 0]
@@ -153,13 +155,16 @@ def main(argv=None) -> int:
     image = x_test[args.image_index]
     responses = filter_responses(after, image)
     args.out.mkdir(parents=True, exist_ok=True)
-    plot_filters(before, after, args.out / "ch7_filters.png", label)
-    plot_responses(image, after, responses, args.out / "ch7_filter_response.png")
+    tag = f"_trained{args.train_steps}" if args.train_steps else ""
+    filters = args.out / f"ch7_filters{tag}.png"
+    response = args.out / f"ch7_filter_response{tag}.png"
+    plot_filters(before, after, filters, label)
+    plot_responses(image, after, responses, response)
     summary.update(after=label, filter_std_before=float(before.std()),
                    filter_std_after=float(after.std()))
-    with atomic_target(args.out / "ch7_filters.json") as fh:
+    with atomic_target(args.out / f"ch7_filters{tag}.json") as fh:
         fh.write(json.dumps(summary, indent=2).encode())
-    print(f"wrote {args.out / 'ch7_filters.png'} and {args.out / 'ch7_filter_response.png'}")
+    print(f"wrote {filters} and {response}")
     return 0
 
 

@@ -171,8 +171,9 @@ def _how_to_provide(dataset: str, split: str, root) -> str:
     target = download_folder(dataset, root)
     lines = [
         "How to provide them:",
-        f"  - download (needs internet): load_mnist(..., download=True) or "
-        f"MNISTDataModule(download=True) writes them to {target}",
+        f"  - download (needs internet): `zerotorch download {dataset}` on the command line; in "
+        "an experiment --data.init_args.download=true; in Python load_mnist(..., "
+        f"download=True) or MNISTDataModule(download=True). They go to {target}",
         f"  - or copy the files from {spec['mirrors'][0]} into {target} (or point the root "
         f"argument / ZEROTORCH_DATA at a folder holding {spec['folder']}/raw/)",
     ]
@@ -181,7 +182,8 @@ def _how_to_provide(dataset: str, split: str, root) -> str:
     else:
         lines.append(f"  - or `apt-get install {DEBIAN_PACKAGE}` (full set in {DEBIAN_FASHION})")
     if split == "train":
-        lines.append("  - only the test split at hand? use load_mnist(test_only=True) or "
+        lines.append("  - only the test split at hand? in an experiment "
+                     "--data.init_args.test_only=true; in Python load_mnist(test_only=True) or "
                      "MNISTDataModule(test_only=True)")
     return "\n".join(lines)
 
@@ -386,16 +388,18 @@ def download(dataset: str = "mnist", split: str = "test",
             if not path.with_suffix("").is_file():
                 _extract(path)
             continue
+        tried: list[str] = []  # this file's failed mirrors: forgotten once one succeeds
         for mirror in spec["mirrors"]:
             try:
                 _fetch(mirror + name, path, spec["md5"][name])
             except (OSError, http.client.HTTPException, CorruptDatasetError) as exc:
                 reason = exc.reason if isinstance(exc, URLError) else exc
-                errors.append(f"{mirror}{name}: {type(exc).__name__}: {reason}")
+                tried.append(f"{mirror}{name}: {type(exc).__name__}: {reason}")
                 continue
             _extract(path)
             break
         else:
+            errors += tried
             break
     if errors:
         extra = "Download failed:\n" + "\n".join(f"  - {e}" for e in errors)

@@ -191,19 +191,16 @@ def atomic_target(path: str | os.PathLike) -> Iterator[BinaryIO]:
 
 def book_weights_file(name: str | os.PathLike) -> Path:
     """ch7.5 / ch8.1 One of the book's published weight files: ``name`` itself if that file
-    exists, else ``$ZEROTORCH_BOOK_WEIGHTS/name``.
+    exists, else the file that name means (``simple_convnet.pkl``, or the book's
+    ``ch07/params.pkl``) in ``$ZEROTORCH_BOOK_WEIGHTS`` or the download folder
+    (``scratch.book_weights``).
 
     Raises:
-        FileNotFoundError: the message names the path tried, or says the variable is unset.
+        FileNotFoundError: the message names the folders searched and how to get the file.
     """
+    from scratch.book_weights import find
+
     path = Path(name)
     if path.is_file():
         return path
-    folder = os.environ.get("ZEROTORCH_BOOK_WEIGHTS")
-    if not folder:
-        raise FileNotFoundError(f"{name} is not a file and ZEROTORCH_BOOK_WEIGHTS is not set: "
-                                "point it at the folder of the book's weight files")
-    path = Path(folder) / name
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist (ZEROTORCH_BOOK_WEIGHTS={folder})")
-    return path
+    return find(str(name))

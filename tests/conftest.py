@@ -21,6 +21,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _isolated_user_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own empty user cache (``$XDG_CACHE_HOME``): weights or datasets a
+    developer (or another test) downloaded into the cache must never decide a test."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261127)

@@ -85,12 +85,16 @@ def test_reproduce_cli_json_record_for_the_ch3_weights(mnist_dir, book_weights):
 def test_reproduce_cli_says_what_is_missing(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "ZEROTORCH_BOOK_WEIGHTS"}
     out = _cli("reproduce", env=env)
-    assert out.returncode == 2 and "ZEROTORCH_BOOK_WEIGHTS is not set" in out.stdout
+    assert out.returncode == 2 and "no weight files found" in out.stdout
+    assert "zerotorch download weights" in out.stdout
     out = _cli("reproduce", env={**env, "ZEROTORCH_BOOK_WEIGHTS": str(tmp_path / "nowhere")})
-    assert out.returncode == 2 and "is not a folder" in out.stdout
+    assert out.returncode == 2 and str(tmp_path / "nowhere") in out.stdout
+    out = _cli("reproduce", "no_such.pkl", env=env)
+    assert out.returncode == 2 and "unknown weights file" in out.stdout
     empty = {k: v for k, v in env.items() if not k.startswith("ZEROTORCH_")}
     empty.update(ZEROTORCH_BOOK_WEIGHTS=str(tmp_path), ZEROTORCH_DATA=str(tmp_path / "data"),
                  XDG_CACHE_HOME=str(tmp_path / "cache"), HOME=str(tmp_path))
+    (tmp_path / "sample_weight.pkl").write_bytes(b"not needed: MNIST is looked for first")
     out = _cli("reproduce", env=empty)
     assert out.returncode == 2 and "MNIST test set not found" in out.stdout
 
@@ -99,4 +103,4 @@ def test_crosscheck_without_weights_says_the_reproduction_was_skipped():
     env = {k: v for k, v in os.environ.items() if k != "ZEROTORCH_BOOK_WEIGHTS"}
     out = _cli("crosscheck", env=env)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr
-    assert "book-weight reproduction skipped: ZEROTORCH_BOOK_WEIGHTS is not set" in out.stdout
+    assert "book-weight reproduction skipped: no weight files found" in out.stdout

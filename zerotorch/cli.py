@@ -1,4 +1,9 @@
-"""The ``zerotorch`` console script: ``crosscheck``, ``reproduce`` (and more as they land)."""
+"""zerotorch: Deep Learning from Scratch built twice (NumPy and PyTorch), cross-checked.
+
+Commands: crosscheck (compare scratch, or your own code with --impl, against PyTorch),
+reproduce (the book's published weights on the MNIST test set), download (MNIST,
+Fashion-MNIST, the book's weight files), experiment (the book's experiments with Lightning).
+Run `zerotorch COMMAND --help` for each."""
 
 from __future__ import annotations
 
@@ -37,6 +42,33 @@ def _reproduce(args: argparse.Namespace) -> int:
     return reproduce_main(json_output=args.json, files=args.files)
 
 
+DOWNLOADS = ("mnist", "fashion-mnist", "weights", "all")
+
+
+def _download(args: argparse.Namespace) -> int:
+    from scratch import book_weights
+    from scratch.dataset import DatasetNotFoundError, download
+
+    what = ["mnist", "fashion-mnist", "weights"] if args.what == "all" else [args.what]
+    try:
+        for item in what:
+            if item == "weights":
+                paths = book_weights.download(folder=args.root)
+                print(f"weights: {len(paths)} files in {paths[0].parent} (md5-checked)")
+                if args.root is not None:
+                    print(f"  set ZEROTORCH_BOOK_WEIGHTS={paths[0].parent} to use them")
+                continue
+            for split in ("train", "test"):
+                folder = download(item, split, args.root)
+                print(f"{item} {split}: {folder}")
+            if args.root is not None:
+                print(f"  set ZEROTORCH_DATA={args.root} (or pass the root) to use it")
+    except (book_weights.WeightsNotFoundError, DatasetNotFoundError) as exc:
+        print(f"zerotorch download: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _experiment(args: argparse.Namespace) -> int:
     from zerotorch.experiments import main as experiment_main
 
@@ -44,7 +76,8 @@ def _experiment(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="zerotorch", description=__doc__)
+    parser = argparse.ArgumentParser(prog="zerotorch", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     cc = sub.add_parser("crosscheck", help="compare scratch (or your --impl) with PyTorch")
@@ -62,9 +95,29 @@ def build_parser() -> argparse.ArgumentParser:
                     help="skip the book-weight reproduction printed when MNIST is found")
     cc.set_defaults(func=_crosscheck)
 
-    rp = sub.add_parser("reproduce", help="the book's published weights on the MNIST test set")
+    dl = sub.add_parser(
+        "download", help="MNIST, Fashion-MNIST or the book's weight files (needs internet)",
+        description="Fetch MNIST or Fashion-MNIST (train and test, torchvision layout) from their "
+                    "mirrors, or the book's five weight files from the book's repository at "
+                    "fixed commits; every file is md5-checked and written atomically, and what "
+                    "is already there is kept (run it again to resume). Default folders: "
+                    "$ZEROTORCH_DATA (datasets) and ~/.cache/zerotorch/ (both), which "
+                    "everything in zerotorch searches.")
+    dl.add_argument("what", choices=DOWNLOADS)
+    dl.add_argument("--root", help="write here instead of the default folder")
+    dl.set_defaults(func=_download)
+
+    rp = sub.add_parser(
+        "reproduce", help="the book's published weights on the MNIST test set",
+        description="Evaluate the book's weight files with both implementations on the 10,000 "
+                    "MNIST test images. Weights: ZEROTORCH_BOOK_WEIGHTS (a folder of the files "
+                    "or a clone of the book's repository) or `zerotorch download weights`; "
+                    "MNIST: ZEROTORCH_MNIST_DIR, ZEROTORCH_DATA or `zerotorch download mnist`. "
+                    "Exit 1 when the two sides disagree on any image, 2 when nothing could be "
+                    "reproduced.")
     rp.add_argument("--json", action="store_true", help="one JSON record per weights file")
-    rp.add_argument("files", nargs="*", help="only these weight files (default: all found)")
+    rp.add_argument("files", nargs="*", help="only these weight files (default: all five), "
+                    "our names or the book's (ch07/params.pkl)")
     rp.set_defaults(func=_reproduce)
 
     # prefix_chars="\0": every word after `experiment`, --help and --trainer.* included, goes on

@@ -34,6 +34,13 @@ def smooth_curve(x: list[float], window: int = 11) -> np.ndarray:
     return np.convolve(padded, kernel, mode="valid")
 
 
+def _epoch_axis(ax) -> None:
+    """Whole epochs only: a 1- or 2-epoch run gets ticks 1, 2, not 1.25, 1.5, …"""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -> Path:
     """The book-style figure for the experiment; the title states the dataset."""
     import matplotlib
@@ -57,12 +64,18 @@ def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -
                     ax.annotate(f"{tag}: NaN at step {r['diverged_step']}", (0.02, 0.85 if
                                 tag == "bn" else 0.72), xycoords="axes fraction", fontsize=7,
                                 color=line.get_color())
-            ax.set_title(f"W: {w:.3g}", fontsize=9)
+            ax.set_title(f"weight init std {w:.3g}", fontsize=9)
             ax.set_ylim(0, 1)
+            _epoch_axis(ax)
+            if i % cols == 0:
+                ax.set_ylabel("train accuracy", fontsize=8)
+            if i + cols >= n:  # the lowest panel of its column
+                ax.set_xlabel("epochs", fontsize=8)
         for ax in axes.flat[n:]:
             ax.axis("off")
         axes.flat[0].legend(fontsize=7)
-        fig.suptitle((exp.title or exp.name) + suffix, fontsize=10)
+        fig.suptitle(f"{exp.title or exp.name} over {n} weight scale{'s' * (n != 1)}" + suffix,
+                     fontsize=10)
     elif exp.kind == "random_search":
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
         ok = [r for r in records if last_finite(r["val_acc"]) is not None]
@@ -77,6 +90,7 @@ def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -
             a2.plot(r["epochs"], r["val_acc"], label=f"Best-{rank} val")
             a2.plot(r["epochs"], r["train_eval_acc"], "--", color=a2.lines[-1].get_color())
         a2.set_xlabel("epochs")
+        _epoch_axis(a2)
         a2.set_ylabel("accuracy (solid val, dashed train)")
         a2.set_ylim(0, 1)
         a2.legend(fontsize=7)
@@ -99,6 +113,7 @@ def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -
             ax.plot(r["epochs"], r["train_eval_acc"], "o-", markevery=every, label="train")
             ax.plot(r["epochs"], r["val_acc"], "s-", markevery=every, label="validation")
             ax.set_xlabel("epochs")
+            _epoch_axis(ax)
             ax.set_ylabel("accuracy")
             ax.set_ylim(0, 1.0)
             ax.legend(loc="lower right")

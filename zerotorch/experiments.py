@@ -1,7 +1,8 @@
 """The book's experiments, ch4 to ch8, as one command each (``zerotorch experiment run NAME``).
 
-Each experiment is one YAML file under ``experiments/``: a ``LightningCLI`` config (``model``:
-``LitClassifier`` with the injected network, ``data``: a data module, ``trainer``) plus an
+Each experiment is one YAML file in ``zerotorch/configs/`` (package data, so found from any
+folder after a normal install): a ``LightningCLI`` config (``model``: ``LitClassifier`` with the
+injected network, ``data``: a data module, ``trainer``) plus an
 ``experiment`` section saying how to run it:
 
 - ``kind: train`` — one training run (ch4/ch5 train_neuralnet, ch7 train_convnet, ch8 deepnet);
@@ -22,9 +23,12 @@ module and the platform callbacks live in ``lit.py``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import shutil
+import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -44,6 +48,7 @@ from zerotorch.lit import (
     BatchFingerprint,
     LitClassifier,
     NonFiniteLossError,
+    VariantProgressBar,
     platform_callbacks,
     platform_loggers,
     show_progress_bar,
@@ -51,7 +56,7 @@ from zerotorch.lit import (
 
 log = logging.getLogger(__name__)
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "experiments"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # package data: found from any folder
 KINDS = ("train", "compare", "batch_norm", "random_search")
 
 # The book's published results (all on MNIST). value: a number the book prints, else None and the
@@ -95,6 +100,9 @@ class ExperimentSettings:
         name: experiment name (output folder, figure name, messages).
         kind: ``train``, ``compare``, ``batch_norm`` or ``random_search``.
         title: figure title (the book's section).
+        chapter: the book's section, e.g. ``6.3.3`` (``experiment list``).
+        description: one line for ``experiment list``.
+        cpu_time: the measured wall time of the whole experiment on one CPU core (``list``).
         figure: ``accuracy`` (train/validation accuracy per epoch) or ``loss`` (training loss
             per step, smoothed like the book's ``smooth_curve``); for ``compare``.
         variants: name → {dotted config key: value}, e.g. ``{"model.optimizer": "Adam"}``.
@@ -115,6 +123,9 @@ class ExperimentSettings:
     name: str = "experiment"
     kind: str = "train"
     title: str = ""
+    chapter: str = ""
+    description: str = ""
+    cpu_time: str = ""
     figure: str = "accuracy"
     variants: dict[str, dict[str, Any]] = field(default_factory=dict)
     weight_scales: list[float] = field(default_factory=list)
@@ -299,8 +310,9 @@ class ZeroCLI(LightningCLI):
     """
 
     def __init__(self, args: list[str], variant: str | None = None,
-                 overrides: dict[str, Any] | None = None):
+                 overrides: dict[str, Any] | None = None, position: str = ""):
         self.variant = variant
+        self.position = position  # "2/5" of a compare experiment, for the progress bar
         self.overrides = dict(overrides or {})
         with warnings.catch_warnings():  # `args` is given on purpose while sys.argv is ours
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
@@ -313,7 +325,8 @@ class ZeroCLI(LightningCLI):
         parser.add_argument("--resume", type=bool, default=False,
                             help="continue each variant from its last.ckpt when present")
         parser.set_defaults({"trainer.accelerator": "auto", "trainer.deterministic": True,
-                             "trainer.enable_progress_bar": show_progress_bar()})
+                             "trainer.enable_progress_bar": show_progress_bar(),
+                             "trainer.enable_model_summary": False})
 
     def _set_seed(self) -> None:
         if self.variant is not None:
@@ -339,9 +352,13 @@ class ZeroCLI(LightningCLI):
         self.history = History()
         callbacks = [*user, *platform_callbacks(f"{exp.name}/{self.variant}", ckpt),
                      self.history]
+        if self.config["trainer"].get("enable_progress_bar"):
+            callbacks.append(VariantProgressBar(self.variant, self.position))
         if exp.kind != "train":
             self.fingerprint = BatchFingerprint()
             callbacks.append(self.fingerprint)
+        if not exp.checkpoints:  # no checkpoints at all: not even Lightning's default one
+            kwargs["enable_checkpointing"] = False
         return super().instantiate_trainer(callbacks=callbacks,
                                            logger=platform_loggers(out, self.variant), **kwargs)
 
@@ -352,22 +369,67 @@ class ZeroCLI(LightningCLI):
 
 
 # ---------------------------------------------------------------------------- running
+# Lightning's messages that say nothing about this run (banners, tips, the interval warning for
+# short runs, a deprecation inside Lightning itself); everything else still shows.
+_NOISE = (r".*isinstance\(treespec, LeafSpec\)", r"The number of training batches .* is smaller "
+          r"than the logging interval", r".*does not have many workers")
+
+
+@contextlib.contextmanager
+def quiet_lightning():
+    """Lightning's INFO banners ("GPU available", "Seed set", tips) and known noise off for the
+    run; warnings that matter (and our own log lines) stay."""
+    loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch",
+                                              "lightning_fabric", "lightning")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            for pattern in _NOISE:
+                warnings.filterwarnings("ignore", message=pattern)
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
 def config_path(name_or_path: str) -> Path:
-    """``ch7_train_convnet`` → ``experiments/ch7_train_convnet.yaml``; a path is kept."""
+    """``ch7_train_convnet`` → the packaged ``configs/ch7_train_convnet.yaml``; a path to a
+    YAML file (your own config) is kept."""
     path = Path(name_or_path)
     if path.suffix in (".yaml", ".yml"):
         if not path.exists():
             raise FileNotFoundError(f"no config {path}")
         return path
-    for folder in (Path("experiments"), CONFIG_DIR):
-        candidate = folder / f"{name_or_path}.yaml"
-        if candidate.exists():
-            return candidate
+    candidate = CONFIG_DIR / f"{name_or_path}.yaml"
+    if candidate.exists():
+        return candidate
     raise FileNotFoundError(f"no experiment {name_or_path!r}: known {list_experiments()}")
 
 
 def list_experiments() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def _section(chapter: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in chapter.split(".") if part.isdigit())
+
+
+def experiments_table() -> str:
+    """``zerotorch experiment list``: name, book section, what it does, expected CPU time."""
+    rows = []
+    for name in list_experiments():
+        exp = ZeroCLI(["--config", str(CONFIG_DIR / f"{name}.yaml")]).settings
+        rows.append((exp.chapter, name, exp.description or exp.title, exp.cpu_time or "?"))
+    rows.sort(key=lambda r: (_section(r[0]), r[1]))
+    head = ("section", "experiment", "what it runs", "CPU time (1 core)")
+    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
+    lines.append("-" * len(lines[0]))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+              for r in rows]
+    return "\n".join(lines)
 
 
 def variants_of(exp: ExperimentSettings) -> dict[str, dict[str, Any]]:
@@ -398,8 +460,12 @@ def variants_of(exp: ExperimentSettings) -> dict[str, dict[str, Any]]:
 
 
 def _run_variant(base_args: list[str], name: str, overrides: dict[str, Any],
-                 resume: bool) -> tuple[dict[str, Any], ZeroCLI]:
-    cli = ZeroCLI(base_args, variant=name, overrides=overrides)
+                 resume: bool, position: str = "") -> tuple[dict[str, Any], ZeroCLI]:
+    exp = ZeroCLI(base_args).settings
+    checkpoints = Path(exp.out_dir) / exp.name / "checkpoints" / name
+    if not resume and checkpoints.is_dir():  # a fresh run replaces the last run's files
+        shutil.rmtree(checkpoints)
+    cli = ZeroCLI(base_args, variant=name, overrides=overrides, position=position)
     exp = cli.settings
     if (getattr(cli.datamodule, "hparams", None) or {}).get("val_size", 1) == 0:
         raise ExperimentError(f"experiment {exp.name}: val_size=0 leaves no validation split; "
@@ -457,10 +523,13 @@ def run_experiment(config: str, args: list[str] | None = None) -> dict[str, Any]
     t0 = time.perf_counter()
     records, last_cli = [], None
     variants = variants_of(exp)
-    for name, overrides in variants.items():
-        log.info("experiment %s: variant %s", exp.name, name)
-        record, last_cli = _run_variant(base_args, name, overrides, resume)
-        records.append(record)
+    with quiet_lightning():
+        for k, (name, overrides) in enumerate(variants.items(), start=1):
+            position = f"{k}/{len(variants)}"
+            if len(variants) > 1:
+                log.info("%s: variant %s: %s", exp.name, position, name)
+            record, last_cli = _run_variant(base_args, name, overrides, resume, position)
+            records.append(record)
     if not last_cli.trainer.is_global_zero:
         return None
     trainer = last_cli.trainer
@@ -628,8 +697,15 @@ def main(argv: list[str]) -> int:
     res.add_argument("--root", default="experiments/out")
     res.add_argument("--output", help="also write the table to this file")
     args = parser.parse_args(argv)
+    if not log.handlers:  # the command line shows the run's own lines ("variant 2/5: …")
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
     if args.action == "list":
-        print("\n".join(list_experiments()))
+        print(experiments_table())
+        print("\nrun one: zerotorch experiment run NAME [--trainer.max_epochs N] "
+              f"[--experiment.out_dir DIR] (outputs: {ExperimentSettings.out_dir}/NAME/)")
         return 0
     if args.action == "results":
         return results_main(args.root, args.output)

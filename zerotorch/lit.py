@@ -29,7 +29,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from pytorch_lightning.callbacks import Callback, ModelCheckpoint
+from pytorch_lightning.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import nn
@@ -324,6 +324,24 @@ class BatchFingerprint(Callback):
 
 
 # ---------------------------------------------------------------------------- assembly
+class VariantProgressBar(TQDMProgressBar):
+    """The progress bar names the variant and its place ("Momentum 2/5 epoch 3"), not
+    Lightning's ``v_num``."""
+
+    def __init__(self, variant: str, position: str = ""):
+        super().__init__()
+        self.label = f"{variant} {position}".strip()
+
+    def on_train_epoch_start(self, trainer, *args) -> None:
+        super().on_train_epoch_start(trainer, *args)
+        self.train_progress_bar.set_description(f"{self.label} epoch {trainer.current_epoch}")
+
+    def get_metrics(self, trainer, pl_module) -> dict:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)
+        return metrics
+
+
 def show_progress_bar() -> bool:
     """Progress bar only in a terminal (off in CI logs, pipes and files)."""
     return sys.stdout.isatty()
@@ -341,7 +359,8 @@ def platform_callbacks(experiment: str, checkpoint_dir: str | Path | None,
         callbacks.append(ModelCheckpoint(dirpath=checkpoint_dir, filename="last", monitor=None,
                                          save_top_k=1, enable_version_counter=False))
         callbacks.append(ModelCheckpoint(dirpath=checkpoint_dir, filename="best-{epoch}",
-                                         monitor=monitor, mode="max", save_top_k=1))
+                                         monitor=monitor, mode="max", save_top_k=1,
+                                         enable_version_counter=False))
     return callbacks
 
 
@@ -359,5 +378,6 @@ def platform_loggers(save_dir: str | Path, version: str) -> list:
 
 __all__ = ["LitClassifier", "FaithfulResume", "StopOnNonFinite", "NonFiniteLossError",
            "BatchFingerprint", "optimizer_class", "capture_rng", "restore_rng",
-           "find_generators", "platform_callbacks", "platform_loggers", "show_progress_bar",
+           "find_generators", "platform_callbacks", "VariantProgressBar", "platform_loggers",
+           "show_progress_bar",
            "BOOK_OPTIMIZERS"]

@@ -1,17 +1,18 @@
 """The book's published weights, evaluated on the MNIST test set by scratch and zerotorch.
 
-Finds the weight files through ``ZEROTORCH_BOOK_WEIGHTS`` and MNIST through the data settings
-(``ZEROTORCH_MNIST_DIR``, ``ZEROTORCH_DATA``). Each weights file has an evaluator
-``evaluate(params, x, t) -> dict`` (x: (N, 1, 28, 28) float32 in [0, 1], t: (N,) int) returning
-``accuracy_scratch``, ``accuracy_zerotorch``, ``disagreements`` and optional extra fields.
+Finds the weight files with ``scratch.book_weights`` (``ZEROTORCH_BOOK_WEIGHTS``, a clone of the
+book's repository, or the ``zerotorch download weights`` folder) and MNIST through the data
+settings (``ZEROTORCH_MNIST_DIR``, ``ZEROTORCH_DATA``, or ``zerotorch download mnist``). Each
+weights file has an evaluator ``evaluate(params, x, t) -> dict`` (x: (N, 1, 28, 28) float32 in
+[0, 1], t: (N,) int) returning ``accuracy_scratch``, ``accuracy_zerotorch``,
+``disagreements`` and optional extra fields.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
-import os
-from pathlib import Path
+import sys
 
 import numpy as np
 import torch
@@ -60,49 +61,48 @@ class ReproductionUnavailable(RuntimeError):
     """The weights folder or the MNIST test set is not there; the message says what to set."""
 
 
-def weights_dir() -> Path:
-    value = os.environ.get("ZEROTORCH_BOOK_WEIGHTS")
-    if not value:
+def _wanted(files: list[str] | None) -> list:
+    from scratch.book_weights import WEIGHTS, candidates
+
+    if not files:
+        return list(WEIGHTS)
+    unknown = [f for f in files if not candidates(f)]
+    if unknown:
         raise ReproductionUnavailable(
-            "ZEROTORCH_BOOK_WEIGHTS is not set: point it at a folder holding the book's weight "
-            f"files ({', '.join(ROWS)})")
-    path = Path(value)
-    if not path.is_dir():
-        raise ReproductionUnavailable(f"ZEROTORCH_BOOK_WEIGHTS={value} is not a folder")
-    return path
+            f"unknown weights file(s) {unknown}; known: {[w.name for w in WEIGHTS]} (or the "
+            "book's names ch03/sample_weight.pkl, ch07/params.pkl, ch08/deep_convnet_params.pkl)")
+    return [w for f in files for w in candidates(f)]
+
+
+def run(files: list[str] | None = None) -> tuple[list[dict], list[str]]:
+    """One record per weights file found (file, network, accuracy on each side, disagreements),
+    and the names of the wanted files that were not found."""
+    from scratch.book_weights import how_to_get, locate
+    from scratch.dataset import load_mnist
+    from scratch.io import load_params
+
+    located = [(w, locate(w)) for w in _wanted(files)]
+    missing = [w.name for w, path in located if path is None]
+    if len(missing) == len(located):
+        raise ReproductionUnavailable(f"no weight files found ({', '.join(missing)}): "
+                                      f"{how_to_get(missing)}")
+    try:
+        _, (x, t) = load_mnist(normalize=True, flatten=False, test_only=True)
+    except (FileNotFoundError, OSError) as exc:
+        raise ReproductionUnavailable(f"MNIST test set not found: {exc}") from exc
+    records = []
+    for w, path in located:
+        if path is None:
+            continue
+        result = _evaluator(ROWS[w.name][1])(load_params(path), x, t)
+        records.append({"file": w.name, "network": w.network, "path": str(path),
+                        "version": w.version, "images": int(len(t)), **result})
+    return records, missing
 
 
 def _evaluator(spec: str):
     module, _, func = spec.partition(":")
     return getattr(importlib.import_module(module), func)
-
-
-def run(files: list[str] | None = None) -> list[dict]:
-    """One record per weights file found: file, network, accuracy on each side, disagreements."""
-    from scratch.dataset import load_mnist
-    from scratch.io import load_params
-
-    folder = weights_dir()
-    try:
-        _, (x, t) = load_mnist(normalize=True, flatten=False, test_only=True)
-    except (FileNotFoundError, OSError) as exc:
-        raise ReproductionUnavailable(f"MNIST test set not found: {exc}") from exc
-    unknown = [f for f in files or [] if f not in ROWS]
-    if unknown:
-        raise ReproductionUnavailable(f"unknown weights file(s) {unknown}; known: {list(ROWS)}")
-    records = []
-    for name in files or list(ROWS):
-        network, spec = ROWS[name]
-        path = folder / name
-        if not path.exists():
-            if files:
-                raise ReproductionUnavailable(f"{path} does not exist")
-            continue
-        result = _evaluator(spec)(load_params(path), x, t)
-        records.append({"file": name, "network": network, "images": int(len(t)), **result})
-    if not records:
-        raise ReproductionUnavailable(f"no book weight files in {folder} (expected {list(ROWS)})")
-    return records
 
 
 def format_table(records: list[dict]) -> str:
@@ -120,14 +120,23 @@ def format_table(records: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _not_found_line(missing: list[str]) -> str:
+    from scratch.book_weights import how_to_get
+
+    return f"not found: {', '.join(missing)} ({how_to_get(missing)})"
+
+
 def main(json_output: bool = False, files: list[str] | None = None) -> int:
-    """``zerotorch reproduce``: exit 1 when any image is predicted differently by the two sides."""
+    """``zerotorch reproduce``: exit 1 when any image is predicted differently by the two sides,
+    2 when nothing could be reproduced (the message says what to get and how)."""
     try:
-        records = run(files)
+        records, missing = run(files)
     except ReproductionUnavailable as exc:
         print(f"zerotorch reproduce: {exc}")
         return 2
     print(json.dumps(records, indent=2) if json_output else format_table(records))
+    if missing:
+        print(f"zerotorch reproduce: {_not_found_line(missing)}", file=sys.stderr)
     return 1 if any(r["disagreements"] for r in records) else 0
 
 
@@ -137,10 +146,12 @@ def reproduce_if_available() -> bool | None:
     Returns ``None`` when unavailable (a one-line hint is printed), else whether all rows agree.
     """
     try:
-        records = run()
+        records, missing = run()
     except ReproductionUnavailable as exc:
         print(f"\nbook-weight reproduction skipped: {exc}")
         return None
     print("\nbook weights on the MNIST test set:")
     print(format_table(records))
+    if missing:
+        print(_not_found_line(missing))
     return not any(r["disagreements"] for r in records)
