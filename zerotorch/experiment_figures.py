@@ -34,11 +34,26 @@ def smooth_curve(x: list[float], window: int = 11) -> np.ndarray:
     return np.convolve(padded, kernel, mode="valid")
 
 
-def _epoch_axis(ax) -> None:
-    """Whole epochs only: a 1- or 2-epoch run gets ticks 1, 2, not 1.25, 1.5, …"""
+def _epoch_axis(ax, epochs) -> None:
+    """Whole epochs only: a 1- or 2-epoch run gets ticks 1, 2, not 0.975, 1.0, 1.025, …"""
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    seen = sorted({int(e) for e in epochs})
+    if len(seen) <= 10:
+        ax.set_xticks(seen)
+        if len(seen) == 1:
+            ax.set_xlim(seen[0] - 1, seen[0] + 1)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def figure_title(exp: ExperimentSettings) -> str:
+    """The config's title, plus what the run really had (the weight scales may be overridden)."""
+    title = exp.title or exp.name
+    if exp.kind == "batch_norm":
+        n = len(exp.weight_scales)
+        title += f" over {n} weight scale{'s' * (n != 1)}"
+    return title
 
 
 def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -> Path:
@@ -66,7 +81,7 @@ def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -
                                 color=line.get_color())
             ax.set_title(f"weight init std {w:.3g}", fontsize=9)
             ax.set_ylim(0, 1)
-            _epoch_axis(ax)
+            _epoch_axis(ax, r["epochs"])
             if i % cols == 0:
                 ax.set_ylabel("train accuracy", fontsize=8)
             if i + cols >= n:  # the lowest panel of its column
@@ -74,8 +89,7 @@ def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -
         for ax in axes.flat[n:]:
             ax.axis("off")
         axes.flat[0].legend(fontsize=7)
-        fig.suptitle(f"{exp.title or exp.name} over {n} weight scale{'s' * (n != 1)}" + suffix,
-                     fontsize=10)
+        fig.suptitle(figure_title(exp) + suffix, fontsize=10)
     elif exp.kind == "random_search":
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.5))
         ok = [r for r in records if last_finite(r["val_acc"]) is not None]
@@ -90,11 +104,11 @@ def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -
             a2.plot(r["epochs"], r["val_acc"], label=f"Best-{rank} val")
             a2.plot(r["epochs"], r["train_eval_acc"], "--", color=a2.lines[-1].get_color())
         a2.set_xlabel("epochs")
-        _epoch_axis(a2)
+        _epoch_axis(a2, [e for r in ok for e in r["epochs"]])
         a2.set_ylabel("accuracy (solid val, dashed train)")
         a2.set_ylim(0, 1)
         a2.legend(fontsize=7)
-        fig.suptitle((exp.title or exp.name) + suffix, fontsize=10)
+        fig.suptitle(figure_title(exp) + suffix, fontsize=10)
     elif exp.kind == "compare" and exp.figure == "loss":
         fig, ax = plt.subplots(figsize=(7, 4.5))
         for r in records:
@@ -105,7 +119,7 @@ def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -
         top = max((max(r["step_loss"]) for r in records if r["step_loss"]), default=1.0)
         ax.set_ylim(0, min(max(top, 1.0), 3.0))  # the book shows 0..1; keep 2.3 (chance) in view
         ax.legend()
-        ax.set_title((exp.title or exp.name) + suffix, fontsize=10)
+        ax.set_title(figure_title(exp) + suffix, fontsize=10)
     else:
         fig, axes = plt.subplots(1, len(records), figsize=(5 * len(records), 4), squeeze=False)
         for ax, r in zip(axes.flat, records, strict=True):
@@ -113,13 +127,13 @@ def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -
             ax.plot(r["epochs"], r["train_eval_acc"], "o-", markevery=every, label="train")
             ax.plot(r["epochs"], r["val_acc"], "s-", markevery=every, label="validation")
             ax.set_xlabel("epochs")
-            _epoch_axis(ax)
+            _epoch_axis(ax, r["epochs"])
             ax.set_ylabel("accuracy")
             ax.set_ylim(0, 1.0)
             ax.legend(loc="lower right")
             if len(records) > 1:
                 ax.set_title(r["variant"], fontsize=9)
-        fig.suptitle((exp.title or exp.name) + suffix, fontsize=10)
+        fig.suptitle(figure_title(exp) + suffix, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -102,7 +102,9 @@ class ExperimentSettings:
         title: figure title (the book's section).
         chapter: the book's section, e.g. ``6.3.3`` (``experiment list``).
         description: one line for ``experiment list``.
-        cpu_time: the measured wall time of the whole experiment on one CPU core (``list``).
+        cpu_time: the wall time of the whole experiment on one CPU thread with full MNIST
+            (``list``): measured with the MNIST test set as data (docs/EXPERIMENTS.md), the
+            epoch-based convnet runs scaled to 55,000 training images.
         figure: ``accuracy`` (train/validation accuracy per epoch) or ``loss`` (training loss
             per step, smoothed like the book's ``smooth_curve``); for ``compare``.
         variants: name → {dotted config key: value}, e.g. ``{"model.optimizer": "Adam"}``.
@@ -423,7 +425,7 @@ def experiments_table() -> str:
         exp = ZeroCLI(["--config", str(CONFIG_DIR / f"{name}.yaml")]).settings
         rows.append((exp.chapter, name, exp.description or exp.title, exp.cpu_time or "?"))
     rows.sort(key=lambda r: (_section(r[0]), r[1]))
-    head = ("section", "experiment", "what it runs", "CPU time (1 core)")
+    head = ("section", "experiment", "what it runs", "CPU time (1 thread)")
     widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
     lines.append("-" * len(lines[0]))
