@@ -105,7 +105,7 @@ def test_float32_numerical_gradient_error_vs_float64():
 
 
 def test_book_h_vs_gradcheck_eps():
-    """BOOK-NOTES: the book's h is 1e-4, ``torch.autograd.gradcheck``'s eps 1e-6 (float64).
+    """The book's h is 1e-4, ``torch.autograd.gradcheck``'s eps 1e-6 (float64).
 
     Size: the central difference of x³ at 1 is 3 + h² exactly in real arithmetic (truncation
     h²·f'''/6), so the book's h leaves 1e-8; h = 1e-6 leaves rounding (~eps/h ≈ 1e-10) instead.

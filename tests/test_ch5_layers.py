@@ -239,7 +239,7 @@ def test_relu_backward_zeroes_masked_entries_even_for_non_finite_dout():
 
 
 def test_affine_to_and_from_nn_linear(rng):
-    """BOOK-NOTES: Affine's W is (in, out), ``nn.Linear.weight`` is (out, in) = W.T; the
+    """The book: Affine's W is (in, out), ``nn.Linear.weight`` is (out, in) = W.T; the
     conversion round-trips exactly and both give the same output and gradients."""
     W, b = rng.standard_normal((12, 5)), rng.standard_normal(5)
     affine = znn.Affine(W, b)

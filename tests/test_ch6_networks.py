@@ -303,7 +303,7 @@ def test_registry_catches_planted_network_bug():
 
 
 def test_predict_and_loss_default_to_test_mode(rng):
-    """BOOK-NOTES: ``predict``/``loss`` default to ``train_flg=False`` (BN running statistics,
+    """The book: ``predict``/``loss`` default to ``train_flg=False`` (BN running statistics,
     dropout × (1 − ratio)) and ``gradient`` trains: a default call draws no mask and leaves the
     running statistics alone, on both sides."""
     net, net_t = _pair(rng, use_batchnorm=True, use_dropout=True, dropout_ratio=0.3)

@@ -121,7 +121,7 @@ def test_bn_initial_running_var_difference_after_one_step(rng):
     predicted = np.abs(centred / np.sqrt(0.1 * var + 1e-6)
                        - centred / np.sqrt(0.9 + 0.1 * var + 1e-6)).max()
     assert gap == pytest.approx(predicted, rel=1e-12)
-    assert 1.0 < gap < 20.0  # measured 6.85 here (BOOK-NOTES: 4.12 on its data)
+    assert 1.0 < gap < 20.0  # measured 6.85 here (4.12 on other data)
     # the flag on our side reproduces the book exactly
     ours = zn.BatchNormalization(np.ones(D), np.zeros(D))
     ours(_t(x))
@@ -143,7 +143,7 @@ def test_bn_biased_running_var_difference_after_200_steps(rng):
     unbiased.eval()
     xe = _x(rng)
     gap = np.abs(book.forward(xe, False) - unbiased(_t(xe)).detach().numpy()).max()
-    assert 0.01 < gap < 0.5  # measured 0.136 with N = 8 (BOOK-NOTES: 0.024 on its data)
+    assert 0.01 < gap < 0.5  # measured 0.136 with N = 8 (0.024 on other data)
 
 
 def test_bn_momentum_conventions_are_each_others_complement(rng):
@@ -170,7 +170,7 @@ def test_bn_per_activation_differs_from_batchnorm2d(rng):
     bn1d = torch.nn.BatchNorm1d(12, eps=1e-6, dtype=torch.float64)(
         _t(x).reshape(N, -1)).detach().numpy().reshape(x.shape)  # (N, C·H·W) → (N, C, H, W)
     np.testing.assert_allclose(book, bn1d, **TIGHT)
-    assert 0.3 < np.abs(book - bn2d).max() < 3.0  # measured 0.78 (BOOK-NOTES: ~1.25)
+    assert 0.3 < np.abs(book - bn2d).max() < 3.0  # measured 0.78 (~1.25 on other data)
 
 
 def test_bn_gradient_checks(rng):

@@ -186,3 +186,14 @@ def test_eps_under_the_root_fails_without_a_meaningless_scale_diagnosis():
     assert result.verdict == "FAIL"
     assert "scaled by" not in result.diagnosis, result.diagnosis
 
+
+
+def test_the_books_earlier_loss_name_is_found():
+    """Until 2019-10 the book called sum_squared_error mean_squared_error (same formula)."""
+
+    def mean_squared_error(y, t):
+        return 0.5 * np.sum((y - t) ** 2)
+
+    result = _grade("functions.sum_squared_error", mean_squared_error=mean_squared_error)
+    assert result.verdict == "PASS", result.error
+    assert _grade("functions.sum_squared_error").status == "MISSING"

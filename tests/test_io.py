@@ -21,7 +21,7 @@ from scratch.io import (
     save_params,
 )
 
-# file -> (md5 from ../shared/data/README.md, dtype, {key: shape}) per BOOK-NOTES "Networks"
+# file -> (md5 of the published file, dtype, {key: shape}), as scratch.book_weights lists them
 THREE_LAYER = {"W1": (784, 50), "b1": (50,), "W2": (50, 100), "b2": (100,), "W3": (100, 10),
                "b3": (10,)}
 SIMPLE = {"W1": (30, 1, 5, 5), "b1": (30,), "W2": (4320, 100), "b2": (100,), "W3": (100, 10),

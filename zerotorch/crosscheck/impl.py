@@ -30,6 +30,12 @@ MODULE_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+# The book's earlier names for a concept, tried when the current name is absent.
+NAME_ALIASES: dict[str, tuple[str, ...]] = {
+    "functions.sum_squared_error": ("functions.mean_squared_error",),  # renamed 2019-10
+}
+
+
 class Impl:
     """An implementation: a mapping from module stems (``layers``…) to loaded modules."""
 
@@ -38,12 +44,14 @@ class Impl:
         self.modules = modules
 
     def resolve(self, dotted: str):
-        """The object named ``module.attr`` (e.g. ``layers.Affine``), or ``None`` when absent."""
-        prefix, _, attr = dotted.partition(".")
-        for stem in MODULE_ALIASES.get(prefix, (prefix,)):
-            mod = self.modules.get(stem)
-            if mod is not None and hasattr(mod, attr):
-                return getattr(mod, attr)
+        """The object named ``module.attr`` (e.g. ``layers.Affine``), or ``None`` when absent;
+        the book's earlier name (``NAME_ALIASES``) when only that one is defined."""
+        for name in (dotted, *NAME_ALIASES.get(dotted, ())):
+            prefix, _, attr = name.partition(".")
+            for stem in MODULE_ALIASES.get(prefix, (prefix,)):
+                mod = self.modules.get(stem)
+                if mod is not None and hasattr(mod, attr):
+                    return getattr(mod, attr)
         return None
 
     def __repr__(self) -> str:

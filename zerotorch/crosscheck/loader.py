@@ -29,7 +29,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from zerotorch.crosscheck.impl import MODULE_ALIASES, Impl
+from zerotorch.crosscheck.impl import MODULE_ALIASES, NAME_ALIASES, Impl
 
 PACKAGE_NAME = "common"  # the name the book's files import each other by
 
@@ -113,8 +113,15 @@ class LazyImpl(Impl):
         return mod
 
     def resolve(self, dotted: str):
-        """Like ``Impl.resolve``; raises ``ImplImportError`` when the file that might hold the
-        object failed to import (so it is reported as an error, not as missing)."""
+        """Like ``Impl.resolve`` (earlier book names included); raises ``ImplImportError`` when
+        the file that might hold the object failed to import (an error, not a MISSING)."""
+        for name in (dotted, *NAME_ALIASES.get(dotted, ())):
+            obj = self._resolve_one(name)
+            if obj is not None:
+                return obj
+        return None
+
+    def _resolve_one(self, dotted: str):
         prefix, _, attr = dotted.partition(".")
         stems = MODULE_ALIASES.get(prefix, (prefix,))
         loaded = [m for m in (self.load(stem) for stem in stems) if m is not None]

@@ -286,7 +286,7 @@ def tame(net, rng: np.random.Generator, last_scale: float = 0.1):
 
     The small last layer keeps every class probability near 1/C: the book's loss has 1e-7
     inside the log but its backward omits it, a relative 1e-7/y[t] gap that central differences
-    would see at small y[t] (BOOK-NOTES, ``cross_entropy_error``).
+    would see at small y[t] (docs/BOOK-SEMANTICS.md, the loss).
     """
     for k, v in net.params.items():  # in place: book-style layers hold these very arrays
         if k.startswith("beta"):
