@@ -154,7 +154,7 @@ def test_explicit_root_accepts_both_layouts_and_is_the_only_place_searched(no_en
 def test_missing_files_message_names_folders_files_and_remedies(no_env, monkeypatch):
     monkeypatch.setenv("ZEROTORCH_DATA", str(no_env / "data"))
     monkeypatch.setenv("ZEROTORCH_MNIST_DIR", str(no_env / "plain"))
-    tiny_split(no_env / "plain", "test", n=2)  # the test split only (ZEROTORCH_MNIST_DIR may hold just that)
+    tiny_split(no_env / "plain", "test", n=2)  # only the test split
     with pytest.raises(DatasetNotFoundError) as info:
         load_mnist()
     msg = str(info.value)
