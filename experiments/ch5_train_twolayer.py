@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
-from scratch.dataset import load_mnist  # noqa: E402
+from scratch.dataset import DatasetNotFoundError, load_mnist  # noqa: E402
 from scratch.optimizer import SGD  # noqa: E402
 from scratch.trainer import Trainer  # noqa: E402
 from scratch.two_layer_net import TwoLayerNet  # noqa: E402
@@ -68,9 +68,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
 
-    (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, flatten=True,
-                                                      dataset=args.dataset,
-                                                      download=args.download)
+    try:
+        (x_train, t_train), (x_test, t_test) = load_mnist(normalize=True, flatten=True,
+                                                          dataset=args.dataset,
+                                                          download=args.download)
+    except DatasetNotFoundError as exc:
+        hint = "" if args.download else " (this script fetches them with --download)"
+        print(f"ch5_train_twolayer: {exc}\n{hint.strip()}", file=sys.stderr)
+        return 2
     if args.train_size:
         x_train, t_train = x_train[:args.train_size], t_train[:args.train_size]
     rng = np.random.default_rng(args.seed)

@@ -105,3 +105,23 @@ def test_help_names_every_command_without_markup(tmp_path):
     rp = _cli("reproduce", "--help", cwd=tmp_path).stdout
     assert "ZEROTORCH_BOOK_WEIGHTS" in rp and "ZEROTORCH_MNIST_DIR" in rp
     assert "zerotorch download" in rp
+
+
+def test_ch5_script_without_data_says_how_and_exits_2(monkeypatch, tmp_path, capsys):
+    import importlib
+
+    for var in ("ZEROTORCH_MNIST_DIR", "ZEROTORCH_DATA"):
+        monkeypatch.delenv(var, raising=False)
+    script = importlib.import_module("experiments.ch5_train_twolayer")
+    assert script.main(["--dataset", "mnist", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "mnist train split not found" in err and "--download" in err
+    assert "Traceback" not in err and list(tmp_path.iterdir()) == []
+
+
+def test_lightningclis_own_optimizer_flag_is_refused(tmp_path):
+    """LightningCLI's --optimizer would silently replace the book's weight decay on weights
+    only; the optimizer is --model.optimizer, so the other flag is an error."""
+    out = _cli("experiment", "run", "ch5_train_neuralnet", "--optimizer", "torch.optim.Adam",
+               cwd=tmp_path)
+    assert out.returncode == 2 and "unrecognized arguments: --optimizer" in out.stderr

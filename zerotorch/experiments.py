@@ -318,8 +318,12 @@ class ZeroCLI(LightningCLI):
         self.overrides = dict(overrides or {})
         with warnings.catch_warnings():  # `args` is given on purpose while sys.argv is ours
             warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+            # auto_configure_optimizers=False: LightningCLI's own --optimizer would replace
+            # LitClassifier's optimizer and with it the book's weight decay on weights only;
+            # the optimizer is --model.optimizer (the book's six, or torch.<Name>).
             super().__init__(LitClassifier, pl.LightningDataModule, subclass_mode_data=True,
-                             run=False, args=args, save_config_kwargs={"overwrite": True})
+                             run=False, args=args, save_config_kwargs={"overwrite": True},
+                             auto_configure_optimizers=False)
 
     def add_arguments_to_parser(self, parser) -> None:
         parser.add_argument("--experiment", type=ExperimentSettings,
