@@ -6,6 +6,16 @@ restricted unpickler instead: it can rebuild dicts, lists, tuples, numbers, stri
 NumPy arrays/dtypes/scalars, and refuses every other global with ``UnsafePickleError`` before
 anything is called. ``.npz`` files are read with ``allow_pickle=False``.
 
+Untrusted files never take unbounded time or memory: the file is read whole up to
+``MAX_BYTES`` (a cap, configurable per call), at most ``MAX_OPERATIONS`` pickle opcodes are
+accepted (counted by a scan before anything is built), the C unpickler runs linearly in its
+size, the allowed NumPy callables cannot allocate more than the bytes actually present (an
+array's data must come from the file), and the loaded structure is checked in one pass that
+visits every object once (a pickle whose memo references the same list twice per level stays
+linear). An ``.npz`` member is refused by its declared size before it is decompressed. Every
+refusal names the file: ``UnsafePickleError`` (a global or construct outside the allowed set) or
+``CorruptWeightsError`` (truncated, not a pickle, not a dict of numeric arrays, too large).
+
 ``save_params`` writes ``.npz`` (the recommended format) or, for the book's own code, a ``.pkl``
 holding plain numeric arrays only (protocol 4, readable by ``load_params`` and by the book's
 ``pickle.load``). Both are written atomically: a temp file in the target folder, then
@@ -27,8 +37,19 @@ from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["UnsafePickleError", "load_params", "save_params", "atomic_target",
-           "book_weights_file", "ALLOWED_GLOBALS"]
+__all__ = ["UnsafePickleError", "CorruptWeightsError", "load_params", "save_params",
+           "atomic_target", "book_weights_file", "ALLOWED_GLOBALS", "MAX_BYTES"]
+
+# The largest weights file (and the largest total of array data) load_params reads by default:
+# the book's largest file is 3.5 MB.
+MAX_BYTES = 512 * 2**20
+# What ``_reconstruct`` may allocate before BUILD fills it from the file: pickles of every
+# protocol create the array empty ((0,) elements) and give its shape and bytes in BUILD.
+_RECONSTRUCT_BYTES = 64
+# The most pickle operations a weights file may have: a dict of K arrays takes about 10 per
+# array, so this admits thousands of arrays, while a file of a million empty lists (32 bytes of
+# memory per byte of file) is refused after a quick scan, before anything is built.
+MAX_OPERATIONS = 100_000
 
 # (module, name) a params pickle may reference. NumPy moved ``numpy.core`` to ``numpy._core`` in
 # 2.0; pickles name either, so both spellings are listed and resolved to the installed one.
@@ -50,6 +71,54 @@ _PY2_MODULES = {"__builtin__": "builtins", "copy_reg": "copyreg"}
 
 class UnsafePickleError(pickle.UnpicklingError):
     """A pickle references a global outside ``ALLOWED_GLOBALS``; nothing from it was run."""
+
+
+class CorruptWeightsError(ValueError):
+    """A weights file that is not a dict of numeric arrays (truncated, empty, not a pickle or an
+    npz, nested beyond reason, too large); the message names the file and the problem."""
+
+
+class _NdarrayType:
+    """What ``numpy.ndarray`` resolves to inside a pickle: usable only as ``_reconstruct``'s
+    first argument (calling it would allocate an uninitialised array of any size)."""
+
+    def __call__(self, *args, **kwargs):
+        raise UnsafePickleError("numpy.ndarray(...) called directly: arrays must be rebuilt "
+                                "from their data (_reconstruct + BUILD)")
+
+
+_NDARRAY = _NdarrayType()
+
+
+def _nbytes(shape, dtype) -> int:
+    try:
+        n = int(np.prod([int(d) for d in np.atleast_1d(shape)], dtype=object))
+        return n * np.dtype(dtype).itemsize
+    except (TypeError, ValueError) as exc:
+        raise UnsafePickleError(f"array shape {shape!r} / dtype {dtype!r} is invalid: {exc}"
+                                ) from None
+
+
+def _guarded(name: str, func):
+    """``_reconstruct`` and ``_frombuffer`` with their sizes checked before anything is made."""
+    if name == "_reconstruct":
+        def reconstruct(subtype, shape, dtype):
+            if subtype is not _NDARRAY:
+                raise UnsafePickleError("_reconstruct may only rebuild numpy.ndarray")
+            if _nbytes(shape, dtype) > _RECONSTRUCT_BYTES:
+                raise UnsafePickleError(
+                    f"_reconstruct asks for an empty {shape!r} array of {dtype!r} "
+                    f"({_nbytes(shape, dtype):,} bytes) whose data is not in the file")
+            return func(np.ndarray, shape, dtype)
+        return reconstruct
+    if name == "_frombuffer":
+        def frombuffer(buf, dtype, shape, order):
+            if _nbytes(shape, dtype) != len(memoryview(buf).cast("B")):
+                raise UnsafePickleError(f"_frombuffer: shape {shape!r} of {dtype!r} does not "
+                                        f"match the {len(buf)} bytes given")
+            return func(buf, dtype, shape, order)
+        return frombuffer
+    return func
 
 
 def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
@@ -95,44 +164,142 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return complex
         if module == "collections":
             return importlib.import_module("collections").OrderedDict
-        return _resolve_numpy(module, name)
+        if (module, name) == ("numpy", "ndarray"):
+            return _NDARRAY
+        return _guarded(name, _resolve_numpy(module, name))
 
     def persistent_load(self, pid):
         raise UnsafePickleError(f"refusing to load {self.source}: persistent id {pid!r}")
 
 
-def _check_no_objects(value, source, where="") -> None:
-    """Reject object arrays anywhere in the loaded structure (as ``allow_pickle=False`` does)."""
-    if isinstance(value, np.ndarray) and value.dtype.hasobject:
-        raise UnsafePickleError(f"refusing {source}: {where or 'value'} is an object array")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _check_no_objects(item, source, f"{where}[{key!r}]")
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            _check_no_objects(item, source, f"{where}[{i}]")
+NUMERIC_KINDS = "biuf"  # bool, signed and unsigned integers, floats
 
 
-def load_params(path: str | os.PathLike) -> dict:
+def _path(where: tuple | None) -> str:
+    """``['W'][0]`` from the linked (parent, key) pairs ``_check_values`` keeps."""
+    keys = []
+    while where is not None:
+        where, key = where
+        keys.append(f"[{key!r}]")
+    return "".join(reversed(keys))
+
+
+def _check_values(params: dict, source, max_bytes: int) -> None:
+    """One pass over the loaded structure, each object visited once (shared references and
+    cycles included): arrays must be numeric, their total size within ``max_bytes``. Where an
+    object sits is kept as a (parent, key) link, made into text only for a refusal."""
+    total = 0
+    seen: set[int] = set()
+    stack: list[tuple[object, tuple]] = [(value, (None, key)) for key, value in params.items()]
+    while stack:
+        value, where = stack.pop()
+        if id(value) in seen:
+            continue
+        seen.add(id(value))
+        if isinstance(value, np.ndarray):
+            if value.dtype.hasobject:
+                raise UnsafePickleError(f"refusing {source}: {_path(where)} is an object array")
+            if value.dtype.kind not in NUMERIC_KINDS:
+                raise CorruptWeightsError(f"{source}: {_path(where)} has dtype {value.dtype} "
+                                          "(weights are bool, integer or float arrays)")
+            total += value.nbytes
+            if total > max_bytes:
+                raise CorruptWeightsError(f"{source}: more than {max_bytes:,} bytes of arrays "
+                                          "(max_bytes)")
+        elif isinstance(value, dict):
+            stack.extend((item, (where, key)) for key, item in value.items())
+        elif isinstance(value, list | tuple):
+            stack.extend((item, (where, i)) for i, item in enumerate(value))
+
+
+def _read_capped(path: Path, max_bytes: int) -> bytes:
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise CorruptWeightsError(f"{path}: {size:,} bytes, more than the {max_bytes:,} allowed "
+                                  "(pass max_bytes to load a larger file)")
+    if size == 0:
+        raise CorruptWeightsError(f"{path}: the file is empty")
+    return path.read_bytes()
+
+
+def _count_operations(data: bytes, path: Path) -> None:
+    """Refuse a pickle with more than ``MAX_OPERATIONS`` opcodes (scanned, nothing built)."""
+    import pickletools
+
+    try:
+        for n, _ in enumerate(pickletools.genops(data), start=1):
+            if n > MAX_OPERATIONS:
+                raise CorruptWeightsError(
+                    f"{path}: more than {MAX_OPERATIONS:,} pickle operations; a parameter dict "
+                    "needs about 10 per array")
+    except CorruptWeightsError:
+        raise
+    except Exception as exc:  # noqa: BLE001  (pickletools rejects malformed opcodes its own way)
+        raise CorruptWeightsError(f"{path}: not a valid weights pickle ({type(exc).__name__}: "
+                                  f"{exc})") from None
+
+
+def _load_npz(path: Path, max_bytes: int) -> dict:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise CorruptWeightsError(f"{path}: not a valid .npz archive ({exc})") from None
+    if declared > max_bytes:
+        raise CorruptWeightsError(f"{path}: its members would decompress to {declared:,} bytes, "
+                                  f"more than the {max_bytes:,} allowed (max_bytes)")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            params = {key: archive[key] for key in archive.files}
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):
+            raise UnsafePickleError(f"refusing {path}: a member holds pickled objects") from None
+        raise CorruptWeightsError(f"{path}: unreadable .npz member ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise CorruptWeightsError(f"{path}: unreadable .npz ({type(exc).__name__}: {exc})"
+                                  ) from None
+    _check_values(params, path, max_bytes)
+    return params
+
+
+def load_params(path: str | os.PathLike, max_bytes: int = MAX_BYTES) -> dict:
     """ch3.6.2 Load a parameter dict (``W1``, ``b1``, ...) from a ``.pkl`` (safely) or ``.npz``.
+
+    Args:
+        max_bytes: the largest file, and the largest total of array data, accepted.
 
     Raises:
         UnsafePickleError: the pickle names a global other than the NumPy/builtin ones needed to
-            rebuild arrays; nothing it references was imported or called.
-        ValueError: the file does not hold a dict, or has an unknown suffix.
+            rebuild arrays, or uses them to allocate what the file does not hold; nothing it
+            references was imported or called.
+        CorruptWeightsError: not a dict of numeric arrays (empty, truncated, not a pickle, too
+            large, a non-numeric array); the message names the file.
+        ValueError: an unknown suffix.
     """
     path = Path(path)
     if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            return {key: archive[key] for key in archive.files}
+        return _load_npz(path, max_bytes)
     if path.suffix not in (".pkl", ".pickle"):
         raise ValueError(f"{path}: unknown parameter file suffix {path.suffix!r}; expected .pkl "
                          "or .npz")
-    with open(path, "rb") as fh:
-        params = _RestrictedUnpickler(fh, str(path)).load()
+    data = _read_capped(path, max_bytes)
+    _count_operations(data, path)
+    try:
+        params = _RestrictedUnpickler(io.BytesIO(data), str(path)).load()
+    except UnsafePickleError:
+        raise
+    except RecursionError:
+        raise CorruptWeightsError(f"{path}: nested too deeply to be a parameter dict") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+            KeyError, OverflowError, MemoryError, UnicodeDecodeError) as exc:
+        raise CorruptWeightsError(f"{path}: not a valid weights pickle ({type(exc).__name__}: "
+                                  f"{exc})") from None
     if not isinstance(params, dict):
-        raise ValueError(f"{path}: expected a dict of parameters, got {type(params).__name__}")
-    _check_no_objects(params, path)
+        raise CorruptWeightsError(f"{path}: expected a dict of parameters, got "
+                                  f"{type(params).__name__}")
+    _check_values(params, path, max_bytes)
     return params
 
 

@@ -28,12 +28,12 @@ def _crosscheck(args: argparse.Namespace) -> int:
     print(format_json(results, impl.name) if args.json else format_table(results, impl.name))
     # Our own scratch must provide every registered concept: MISSING here is a failure (for a
     # reader's --impl code it is not; see user.exit_status).
-    failed = exit_status(results, strict=args.strict, missing_fails=True) != 0
+    status = exit_status(results, strict=args.strict, missing_fails=True)
     if not args.json and not args.only and not args.no_reproduce:
         from zerotorch.reproduce import reproduce_if_available
 
-        failed |= reproduce_if_available() is False
-    return 1 if failed else 0
+        status = max(status, reproduce_if_available())
+    return status
 
 
 def _reproduce(args: argparse.Namespace) -> int:

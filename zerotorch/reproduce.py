@@ -76,10 +76,11 @@ def _wanted(files: list[str] | None) -> list:
 
 def run(files: list[str] | None = None) -> tuple[list[dict], list[str]]:
     """One record per weights file found (file, network, accuracy on each side, disagreements),
-    and the names of the wanted files that were not found."""
+    and the names of the wanted files that were not found. A file that cannot be loaded safely
+    (``UnsafePickleError``, ``CorruptWeightsError``) gets a record with its ``error`` instead."""
     from scratch.book_weights import how_to_get, locate
     from scratch.dataset import load_mnist
-    from scratch.io import load_params
+    from scratch.io import CorruptWeightsError, UnsafePickleError, load_params
 
     located = [(w, locate(w)) for w in _wanted(files)]
     missing = [w.name for w, path in located if path is None]
@@ -94,9 +95,20 @@ def run(files: list[str] | None = None) -> tuple[list[dict], list[str]]:
     for w, path in located:
         if path is None:
             continue
-        result = _evaluator(ROWS[w.name][1])(load_params(path), x, t)
-        records.append({"file": w.name, "network": w.network, "path": str(path),
-                        "version": w.version, "images": int(len(t)), **result})
+        record = {"file": w.name, "network": w.network, "path": str(path),
+                  "version": w.version, "images": int(len(t))}
+        try:
+            params = load_params(path)
+        except (UnsafePickleError, CorruptWeightsError) as exc:
+            records.append({**record, "error": str(exc)})
+            continue
+        try:
+            result = _evaluator(ROWS[w.name][1])(params, x, t)
+        except (KeyError, ValueError) as exc:  # a well-formed pickle of the wrong network
+            records.append({**record, "error": f"{path}: not the {w.network} weights "
+                                              f"({type(exc).__name__}: {exc})"})
+            continue
+        records.append({**record, **result})
     return records, missing
 
 
@@ -106,6 +118,13 @@ def _evaluator(spec: str):
 
 
 def format_table(records: list[dict]) -> str:
+    """The rows that were computed; files that could not be loaded are listed after them."""
+    broken = [r for r in records if "error" in r]
+    table = _table([r for r in records if "error" not in r])
+    return "\n".join([table, *(f"{r['file']}: not reproduced: {r['error']}" for r in broken)])
+
+
+def _table(records: list[dict]) -> str:
     head = ("weights file", "network", "acc scratch", "acc zerotorch", "disagree",
             "acc torch dropout", "note")
     rows = [(r["file"], r["network"], f"{r['accuracy_scratch']:.4f}",
@@ -128,7 +147,8 @@ def _not_found_line(missing: list[str]) -> str:
 
 def main(json_output: bool = False, files: list[str] | None = None) -> int:
     """``zerotorch reproduce``: exit 1 when any image is predicted differently by the two sides,
-    2 when nothing could be reproduced (the message says what to get and how)."""
+    2 when nothing could be reproduced or a file is broken or unsafe (the rows that could be
+    computed are printed first; the message says what to get and how)."""
     try:
         records, missing = run(files)
     except ReproductionUnavailable as exc:
@@ -137,21 +157,26 @@ def main(json_output: bool = False, files: list[str] | None = None) -> int:
     print(json.dumps(records, indent=2) if json_output else format_table(records))
     if missing:
         print(f"zerotorch reproduce: {_not_found_line(missing)}", file=sys.stderr)
+    if any("error" in r for r in records):
+        return 2  # a broken or unsafe file: the rows above are what could be computed
     return 1 if any(r["disagreements"] for r in records) else 0
 
 
-def reproduce_if_available() -> bool | None:
+def reproduce_if_available() -> int:
     """Print the table after the crosscheck report when weights and MNIST are found.
 
-    Returns ``None`` when unavailable (a one-line hint is printed), else whether all rows agree.
+    Returns the exit status it adds: 0 (reproduced, or unavailable: a one-line hint is
+    printed), 1 (the two sides disagree on an image), 2 (a weights file is broken or unsafe).
     """
     try:
         records, missing = run()
     except ReproductionUnavailable as exc:
         print(f"\nbook-weight reproduction skipped: {exc}")
-        return None
+        return 0
     print("\nbook weights on the MNIST test set:")
     print(format_table(records))
     if missing:
         print(_not_found_line(missing))
-    return not any(r["disagreements"] for r in records)
+    if any("error" in r for r in records):
+        return 2
+    return 1 if any(r["disagreements"] for r in records) else 0
