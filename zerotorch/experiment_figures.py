@@ -135,6 +135,9 @@ def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -
                 ax.set_title(r["variant"], fontsize=9)
         fig.suptitle(figure_title(exp) + suffix, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    from scratch.io import atomic_target
+
+    with atomic_target(path) as fh:  # a reader never sees half a PNG
+        fig.savefig(fh, dpi=100, format="png")
     plt.close(fig)
     return path

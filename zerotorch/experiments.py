@@ -27,6 +27,7 @@ import contextlib
 import json
 import logging
 import math
+import os
 import shutil
 import sys
 import time
@@ -45,10 +46,13 @@ from torch.utils.data import DataLoader, Subset, TensorDataset
 
 from zerotorch.experiment_figures import last_finite, plot, smooth_curve
 from zerotorch.lit import (
+    AtomicCheckpointIO,
     BatchFingerprint,
+    CorruptCheckpointError,
     LitClassifier,
     NonFiniteLossError,
     VariantProgressBar,
+    check_checkpoint,
     platform_callbacks,
     platform_loggers,
     show_progress_bar,
@@ -160,6 +164,13 @@ class SyntheticDataModule(pl.LightningDataModule):
                  train_size: int | None = 1000, test_size: int = 200, seed: int = 0,
                  flatten: bool = False, noise: float = 0.35, num_workers: int = 0):
         super().__init__()
+        sizes = (("batch_size", batch_size), ("test_size", test_size),
+                 ("train_size", 1 if train_size is None else train_size))
+        for name, n in sizes:
+            if n < 1:
+                raise ValueError(f"{name} must be >= 1, got {n}")
+        if val_size < 0:
+            raise ValueError(f"val_size must be >= 0, got {val_size}")
         self.save_hyperparameters()
         self.batch_size, self.flatten, self.seed = batch_size, flatten, seed
         self.train_generator = torch.Generator().manual_seed(seed)
@@ -269,6 +280,7 @@ class History(Callback):
 
     def on_train_end(self, trainer, pl_module) -> None:
         self.seconds += time.perf_counter() - self._t0
+        self._t0 = 0.0
         self._flush()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
@@ -294,10 +306,26 @@ class History(Callback):
         for key, value in trainer.callback_metrics.items():
             if key.startswith(("val_", "train_eval_")):
                 row[key] = float(value)
+        # a resumed run may validate its checkpoint's epoch again: the same point, not a new one
+        self.epochs = [r for r in self.epochs if (r["epoch"], r["step"]) != (row["epoch"],
+                                                                             row["step"])]
         self.epochs.append(row)
 
     def series(self, key: str) -> list[float]:
         return [row.get(key, math.nan) for row in self.epochs]
+
+    def state_dict(self) -> dict[str, Any]:
+        """Kept in every checkpoint, so a resumed run's curves start at step 1, not at the
+        resume."""
+        self._flush()
+        seconds = self.seconds + (time.perf_counter() - self._t0 if self._t0 else 0.0)
+        return {"step_loss": list(self.step_loss), "epochs": [dict(r) for r in self.epochs],
+                "images": self.images, "seconds": seconds}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.step_loss = list(state_dict["step_loss"])
+        self.epochs = [dict(r) for r in state_dict["epochs"]]
+        self.images, self.seconds = state_dict["images"], state_dict["seconds"]
 
 
 class ZeroCLI(LightningCLI):
@@ -365,6 +393,9 @@ class ZeroCLI(LightningCLI):
             callbacks.append(self.fingerprint)
         if not exp.checkpoints:  # no checkpoints at all: not even Lightning's default one
             kwargs["enable_checkpointing"] = False
+        plugins = (self.config_init.get("trainer") or {}).get("plugins") or []
+        plugins = plugins if isinstance(plugins, list) else [plugins]
+        kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
         return super().instantiate_trainer(callbacks=callbacks,
                                            logger=platform_loggers(out, self.variant), **kwargs)
 
@@ -482,6 +513,8 @@ def _run_variant(base_args: list[str], name: str, overrides: dict[str, Any],
     trainer = cli.trainer
     last = Path(exp.out_dir) / exp.name / "checkpoints" / name / "last.ckpt"
     ckpt = str(last) if resume and last.exists() else None
+    if ckpt is not None:
+        check_checkpoint(ckpt)
     record: dict[str, Any] = {"variant": name, "overrides": overrides, "diverged": None,
                               "resumed_from": ckpt}
     logged: dict[str, float] = {}
@@ -529,13 +562,97 @@ def run_experiment(config: str, args: list[str] | None = None) -> dict[str, Any]
     t0 = time.perf_counter()
     records, last_cli = [], None
     variants = variants_of(exp)
-    with quiet_lightning():
+    out = Path(exp.out_dir) / exp.name
+    if resume:
+        _check_resumable(exp, out, variants)
+    with run_lock(out), quiet_lightning():
         for k, (name, overrides) in enumerate(variants.items(), start=1):
             position = f"{k}/{len(variants)}"
             if len(variants) > 1:
                 log.info("%s: variant %s: %s", exp.name, position, name)
             record, last_cli = _run_variant(base_args, name, overrides, resume, position)
             records.append(record)
+        return _summarise(exp, path, args, seed, t0, records, last_cli)
+
+
+def _first_reason(message: str) -> str:
+    """jsonargparse wraps a constructor's ValueError in a page about Union subtypes: keep the
+    constructor's own sentence ("train_size must be >= 1 …")."""
+    reasons = [line.strip()[2:] for line in message.splitlines()
+               if line.strip().startswith("- ") and "Expected a <class 'NoneType'>" not in line]
+    return reasons[0] if reasons else message
+
+
+def _check_resumable(exp: ExperimentSettings, out: Path, variants: dict) -> None:
+    """``--resume=true`` needs something to resume: say so instead of starting afresh."""
+    if not exp.checkpoints:
+        raise ExperimentError(f"experiment {exp.name} writes no checkpoints (checkpoints: false):"
+                              " there is nothing to resume; run it without --resume=true")
+    found = [n for n in variants if (out / "checkpoints" / n / "last.ckpt").exists()]
+    if not found:
+        raise ExperimentError(f"nothing to resume: no last.ckpt under {out / 'checkpoints'}; run "
+                              "without --resume=true to start fresh")
+
+
+@contextlib.contextmanager
+def run_lock(out: Path):
+    """One run per output folder: ``<out>/.lock`` holds the running process's pid. A second run
+    is refused; a lock whose process is gone (a killed run) is taken over. Under DDP only the
+    launching process (local rank 0) locks."""
+    if int(os.environ.get("LOCAL_RANK", "0") or 0) > 0:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    lock = out / ".lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            holder = _lock_holder(lock)
+            if holder is not None and holder != os.getpid() and _alive(holder):
+                raise ExperimentError(f"another run (pid {holder}) is writing {out}; wait for "
+                                      f"it, or give this one --experiment.out_dir") from None
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as fh:
+            fh.write(str(os.getpid()))
+        break
+    else:  # pragma: no cover  (another process took the stale lock between our two tries)
+        raise ExperimentError(f"could not lock {out} (another run started at the same time)")
+    try:
+        yield
+    finally:
+        if _lock_holder(lock) == os.getpid():
+            lock.unlink(missing_ok=True)
+
+
+def _lock_holder(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip() or 0) or None
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_text(path: Path, text: str) -> None:
+    """Atomically: a reader sees the old file or the whole new one."""
+    from scratch.io import atomic_target
+
+    with atomic_target(path) as fh:
+        fh.write(text.encode())
+
+
+def _summarise(exp, path, args, seed, t0, records, last_cli) -> dict[str, Any] | None:
+    """The figure, ``summary.json`` (and a search's ``ranking.md``), each written atomically."""
     if not last_cli.trainer.is_global_zero:
         return None
     trainer = last_cli.trainer
@@ -555,13 +672,14 @@ def run_experiment(config: str, args: list[str] | None = None) -> dict[str, Any]
         "seconds": round(time.perf_counter() - t0, 2),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": {"torch": torch.__version__, "lightning": pl.__version__},
+        "resumed": [r["variant"] for r in records if r.get("resumed_from")],
         "variants": records,
     }
     summary["headline"] = headline(exp, records, data)
     summary["figure"] = str(plot(exp, records, data, out / f"{exp.name}.png"))
     if exp.kind == "random_search":
-        (out / "ranking.md").write_text(ranking_table(records))
-    (out / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+        _write_text(out / "ranking.md", ranking_table(records))
+    _write_text(out / "summary.json", json.dumps(summary, indent=1, default=str))
     return summary
 
 
@@ -647,10 +765,21 @@ def ranking_table(records: list[dict]) -> str:
 
 
 # ---------------------------------------------------------------------------- results
-def collect_results(root: str | Path = "experiments/out") -> list[dict]:
-    """Every ``summary.json`` under ``root``."""
+def collect_results(root: str | Path = "experiments/out",
+                    broken: list[str] | None = None) -> list[dict]:
+    """Every readable ``summary.json`` under ``root``; the unreadable ones are appended to
+    ``broken`` (as "path: reason") and skipped."""
     order = {name: i for i, name in enumerate(BOOK_RESULTS)}
-    found = [json.loads(p.read_text()) for p in Path(root).glob("**/summary.json")]
+    found = []
+    for p in sorted(Path(root).glob("**/summary.json")):
+        try:
+            summary = json.loads(p.read_text())
+            summary["experiment"], summary["headline"]["text"]  # noqa: B018  (required keys)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            if broken is not None:
+                broken.append(f"{p}: {type(exc).__name__}: {exc}")
+            continue
+        found.append(summary)
     return sorted(found, key=lambda s: (order.get(s["experiment"], len(order)), s["experiment"]))
 
 
@@ -676,7 +805,10 @@ def results_table(summaries: list[dict]) -> str:
 
 
 def results_main(root: str = "experiments/out", output: str | None = None) -> int:
-    summaries = collect_results(root)
+    broken: list[str] = []
+    summaries = collect_results(root, broken)
+    for line in broken:
+        print(f"zerotorch experiment results: skipped {line}", file=sys.stderr)
     if not summaries:
         print(f"zerotorch experiment results: no summary.json under {root}")
         return 2
@@ -720,8 +852,12 @@ def main(argv: list[str]) -> int:
     except NonFiniteLossError as exc:
         print(f"zerotorch experiment: {exc}")
         return 3
-    except (FileNotFoundError, ExperimentError) as exc:
+    except (FileNotFoundError, ExperimentError, CorruptCheckpointError) as exc:
         print(f"zerotorch experiment: {exc}")
+        return 2
+    except (ValueError, KeyError) as exc:  # a setting the config accepts but cannot run with
+        message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+        print(f"zerotorch experiment: {args.name}: {_first_reason(message)}")
         return 2
     if summary is not None:
         print(f"{summary['experiment']}: {summary['headline']['text']}")

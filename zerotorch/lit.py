@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import random
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ import torch
 import torch.nn.functional as F
 from pytorch_lightning.callbacks import Callback, ModelCheckpoint, TQDMProgressBar
 from pytorch_lightning.loggers import CSVLogger
+from pytorch_lightning.plugins.io import TorchCheckpointIO
 from pytorch_lightning.utilities import rank_zero_warn
 from torch import nn
 
@@ -305,22 +308,70 @@ class StopOnNonFinite(Callback):
 
 # ---------------------------------------------------------------------------- same batches
 class BatchFingerprint(Callback):
-    """A running digest of every training batch (labels and per-sample input sums)."""
+    """A running digest of every training batch (labels and per-sample input sums), chained
+    batch by batch so that it survives a resume (kept in the checkpoint)."""
 
     def __init__(self) -> None:
-        self._hash = hashlib.sha256()
+        self._digest = ""
         self.batches = 0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         x, t = batch
-        self._hash.update(t.detach().cpu().numpy().tobytes())
+        h = hashlib.sha256(self._digest.encode())
+        h.update(t.detach().cpu().numpy().tobytes())
         sums = x.detach().reshape(x.shape[0], -1).double().sum(dim=1)  # (N,)
-        self._hash.update(sums.cpu().numpy().tobytes())
+        h.update(sums.cpu().numpy().tobytes())
+        self._digest = h.hexdigest()
         self.batches += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"digest": self._digest, "batches": self.batches}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self._digest, self.batches = state_dict["digest"], state_dict["batches"]
 
     @property
     def digest(self) -> str:
-        return self._hash.hexdigest()[:16]
+        return self._digest[:16]
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written into a temp file beside the target, flushed to disk, then renamed
+    onto it: a kill or a full disk leaves the previous checkpoint whole (Lightning's own
+    write goes through the temp folder, which may be another filesystem)."""
+
+    def save_checkpoint(self, checkpoint, path, storage_options=None) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO takes no storage_options")
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                torch.save(checkpoint, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+class CorruptCheckpointError(RuntimeError):
+    """A checkpoint to resume from cannot be read; the message names it."""
+
+
+def check_checkpoint(path: str | Path) -> None:
+    """Raise ``CorruptCheckpointError`` unless ``path`` is a readable Lightning checkpoint."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001  (any failure means: cannot resume from it)
+        raise CorruptCheckpointError(
+            f"{path}: the checkpoint cannot be read ({type(exc).__name__}: {exc}); delete it "
+            "(or its folder) and run again, or run without --resume=true to start fresh"
+        ) from None
+    if not isinstance(state, dict) or "state_dict" not in state:
+        raise CorruptCheckpointError(f"{path}: not a Lightning checkpoint (no state_dict)")
 
 
 # ---------------------------------------------------------------------------- assembly
@@ -379,5 +430,6 @@ def platform_loggers(save_dir: str | Path, version: str) -> list:
 __all__ = ["LitClassifier", "FaithfulResume", "StopOnNonFinite", "NonFiniteLossError",
            "BatchFingerprint", "optimizer_class", "capture_rng", "restore_rng",
            "find_generators", "platform_callbacks", "VariantProgressBar", "platform_loggers",
+           "AtomicCheckpointIO", "CorruptCheckpointError", "check_checkpoint",
            "show_progress_bar",
            "BOOK_OPTIMIZERS"]
