@@ -146,6 +146,7 @@ def download(names: list[str] | None = None, folder: str | os.PathLike | None = 
             the message names the URL and the reason. Files fetched before stay.
     """
     from scratch.dataset import CorruptDatasetError, _fetch
+    from scratch.io import remove_stale_parts
 
     target = Path(folder).expanduser() if folder is not None else download_folder()
     base = (base_url or os.environ.get("ZEROTORCH_BOOK_REPO_URL") or RAW_BASE).rstrip("/")
@@ -158,6 +159,7 @@ def download(names: list[str] | None = None, folder: str | os.PathLike | None = 
             paths.append(path)
             continue
         url = f"{base}/{w.commit}/{w.book_path}"
+        remove_stale_parts(path)  # what a killed download left behind
         try:
             _fetch(url, path, w.md5)
         except (OSError, http.client.HTTPException, CorruptDatasetError) as exc:

@@ -36,7 +36,7 @@ from urllib.request import urlopen
 
 import numpy as np
 
-from scratch.io import atomic_target
+from scratch.io import atomic_target, remove_stale_parts
 
 __all__ = [
     "DATASETS",
@@ -243,17 +243,31 @@ def verify_md5(path: str | os.PathLike, dataset: str = "mnist") -> bool:
     if got != expected:
         raise CorruptDatasetError(
             f"{path}: wrong md5 {got}, expected {expected} (the official {dataset} file); the "
-            "file is damaged or not the official one. Delete it and download again, or pass "
-            "verify=False to skip the md5 check.")
+            "file is damaged or not the official one. Delete it and download it again "
+            f"(`zerotorch download {dataset}`); in Python, load_mnist(verify=False) or "
+            "read_split(verify=False) skips the md5 check.")
     return True
 
 
-def _read_bytes(path: Path) -> bytes:
+# The most bytes an IDX file may hold once decompressed: 70,000 images of 28×28 are 55 MB, so a
+# gzip bomb (or a bogus header) is refused after reading this much, never decompressed whole.
+MAX_IDX_BYTES = 256 * 2**20
+
+
+def _read_bytes(path: Path, limit: int | None = None) -> bytes:
+    limit = MAX_IDX_BYTES if limit is None else limit
     if path.suffix != ".gz":
+        if path.stat().st_size > limit:
+            raise CorruptDatasetError(f"{path}: {path.stat().st_size:,} bytes, more than an IDX "
+                                      f"file of MNIST's size can hold ({limit:,})")
         return path.read_bytes()
     try:
         with gzip.open(path, "rb") as fh:
-            return fh.read()
+            data = fh.read(limit + 1)
+        if len(data) > limit:
+            raise CorruptDatasetError(f"{path}: decompresses to more than {limit:,} bytes (a "
+                                      "gzip bomb, or not an MNIST IDX file); refused unread")
+        return data
     except EOFError as exc:
         raise CorruptDatasetError(f"{path}: truncated gzip stream ({exc})") from None
     except (zlib.error, gzip.BadGzipFile) as exc:
@@ -388,6 +402,7 @@ def download(dataset: str = "mnist", split: str = "test",
             if not path.with_suffix("").is_file():
                 _extract(path)
             continue
+        remove_stale_parts(path)  # what a killed download left behind
         tried: list[str] = []  # this file's failed mirrors: forgotten once one succeeds
         for mirror in spec["mirrors"]:
             try:

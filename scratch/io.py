@@ -38,7 +38,8 @@ from typing import BinaryIO
 import numpy as np
 
 __all__ = ["UnsafePickleError", "CorruptWeightsError", "load_params", "save_params",
-           "atomic_target", "book_weights_file", "ALLOWED_GLOBALS", "MAX_BYTES"]
+           "atomic_target", "remove_stale_parts", "book_weights_file", "ALLOWED_GLOBALS",
+           "MAX_BYTES"]
 
 # The largest weights file (and the largest total of array data) load_params reads by default:
 # the book's largest file is 3.5 MB.
@@ -336,6 +337,16 @@ def save_params(params: dict, path: str | os.PathLike) -> Path:
     with atomic_target(path) as fh:
         fh.write(payload)
     return path
+
+
+def remove_stale_parts(path: str | os.PathLike) -> list[Path]:
+    """Delete the temp files ``atomic_target`` left for ``path`` when its process was killed
+    (``kill -9`` skips every cleanup); returns what was removed."""
+    path = Path(path)
+    stale = list(path.parent.glob(f".{path.name}.*.part")) if path.parent.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 @contextmanager

@@ -204,3 +204,17 @@ def test_cli_download_offline_says_so_and_exits_2(tmp_path, monkeypatch):
     assert out.returncode == 2 and "zerotorch download: sample_weight.pkl: could not " in (
         out.stderr)
     assert "Traceback" not in out.stderr
+
+
+def test_a_killed_downloads_temp_file_is_removed_on_the_next_run(tmp_path, serve,
+                                                                  fake_weights):
+    """kill -9 skips every cleanup: the next download removes what it left beside the file."""
+    tree = tmp_path / "mirror"
+    _repository(tree, fake_weights)
+    server = serve(tree)
+    folder = tmp_path / "w"
+    folder.mkdir()
+    stale = folder / ".sample_weight.pkl.abc123.part"
+    stale.write_bytes(b"half a download")
+    bw.download(["sample_weight.pkl"], folder=folder, base_url=server.url)
+    assert sorted(p.name for p in folder.iterdir()) == ["sample_weight.pkl"]

@@ -146,3 +146,24 @@ def test_reproduce_prints_the_rows_it_could_compute_names_the_broken_file_and_ex
     assert "not a valid weights pickle" in records["simple_convnet.pkl"]["error"]
     assert str(folder / "simple_convnet.pkl") in records["simple_convnet.pkl"]["error"]
     assert "Traceback" not in out.stderr
+
+
+def test_a_gzip_bomb_idx_file_is_refused_after_a_bounded_read(tmp_path, monkeypatch):
+    """With verify=False nothing checks the md5: the decompressed size is bounded instead."""
+    import gzip
+
+    from scratch import dataset as ds
+
+    path = tmp_path / "t10k-images-idx3-ubyte.gz"
+    with gzip.open(path, "wb", compresslevel=1) as fh:
+        fh.write(np.array([2051, 10**6, 28, 28], dtype=">u4").tobytes())
+        zero = bytes(2**20)
+        for _ in range(40):  # 40 MB of zeros, a few KB on disk
+            fh.write(zero)
+    monkeypatch.setattr(ds, "MAX_IDX_BYTES", 16 * 2**20)
+    tracemalloc.start()
+    with pytest.raises(ds.CorruptDatasetError, match="decompresses to more than"):
+        ds.read_idx(path, "images")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 40 * 2**20  # the bound (16 MB + a read buffer), not the 40 MB inside
