@@ -597,8 +597,8 @@ def _check_resumable(exp: ExperimentSettings, out: Path, variants: dict) -> None
 @contextlib.contextmanager
 def run_lock(out: Path):
     """One run per output folder: ``<out>/.lock`` holds the running process's pid. A second run
-    is refused; a lock whose process is gone (a killed run) is taken over. Under DDP only the
-    launching process (local rank 0) locks."""
+    is refused; a lock whose process is gone (a killed run) is taken over, with the temp files
+    that run left. Under DDP only the launching process (local rank 0) locks."""
     if int(os.environ.get("LOCAL_RANK", "0") or 0) > 0:
         yield
         return
@@ -616,6 +616,8 @@ def run_lock(out: Path):
             continue
         with os.fdopen(fd, "w") as fh:
             fh.write(str(os.getpid()))
+        for stale in out.rglob(".*.part"):  # the folder is ours: these are a killed run's
+            stale.unlink(missing_ok=True)
         break
     else:  # pragma: no cover  (another process took the stale lock between our two tries)
         raise ExperimentError(f"could not lock {out} (another run started at the same time)")
