@@ -19,12 +19,13 @@ download folder ``~/.cache/zerotorch/book-weights`` (``$XDG_CACHE_HOME`` respect
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
+
+from scratch.dataset import _md5, cache_dir
 
 REPOSITORY = "oreilly-japan/deep-learning-from-scratch"
 # A raw-file mirror of the repository: <base>/<commit>/<path>. ZEROTORCH_BOOK_REPO_URL replaces
@@ -67,8 +68,6 @@ class WeightsNotFoundError(FileNotFoundError):
 
 def download_folder() -> Path:
     """Where ``download`` writes by default: ``$XDG_CACHE_HOME/zerotorch/book-weights``."""
-    from scratch.dataset import cache_dir
-
     return cache_dir() / "book-weights"
 
 
@@ -79,14 +78,6 @@ def search_folders() -> list[Path]:
         folders.append(Path(os.environ["ZEROTORCH_BOOK_WEIGHTS"]).expanduser())
     folders.append(download_folder())
     return folders
-
-
-def _md5(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def candidates(name: str) -> list[WeightsFile]:

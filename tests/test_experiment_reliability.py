@@ -47,7 +47,7 @@ def _run(config: Path, out: Path, *args: str) -> int:
 
 
 def _weights(ckpt: Path) -> dict:
-    return torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    return torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
 
 
 def test_kill_9_then_resume_gives_the_uninterrupted_weights_and_summary(tmp_path, config):
@@ -82,6 +82,26 @@ def test_kill_9_then_resume_gives_the_uninterrupted_weights_and_summary(tmp_path
     assert resumed["headline"] == straight["headline"] and "sgd" in resumed["resumed"]
     assert not (out / "demo" / ".lock").exists()
     assert not list(out.rglob("*.part"))  # no temp file survived
+
+
+def test_resume_flag_continues_every_variant_bitwise(tmp_path, config):
+    """`--resume=true` continues each variant from its last.ckpt: the resumed run's summary
+    equals the uninterrupted one's, to the bit (dropout on, shuffled batches), from epoch 1: the
+    curves' history travels in the checkpoint."""
+    small = ["--data.init_args.train_size=128", "--data.init_args.batch_size=32"]
+    straight = run_experiment(str(config), [*small, "--trainer.max_epochs=4",
+                                            f"--experiment.out_dir={tmp_path / 'a'}"])
+    run_experiment(str(config), [*small, "--trainer.max_epochs=2",
+                                 f"--experiment.out_dir={tmp_path / 'b'}"])
+    resumed = run_experiment(str(config), [*small, "--trainer.max_epochs=4", "--resume=true",
+                                           f"--experiment.out_dir={tmp_path / 'b'}"])
+    for a, b in zip(straight["variants"], resumed["variants"], strict=True):
+        assert b["resumed_from"].endswith(f"{b['variant']}/last.ckpt")
+        assert b["epochs"] == a["epochs"] == [1, 2, 3, 4]
+        assert b["steps"] == a["steps"] == 16 and b["test_acc"] == a["test_acc"]
+        for key in ("val_loss", "val_acc", "train_eval_acc", "step_loss", "batch_digest"):
+            assert b[key] == a[key], key
+    assert resumed["resumed"] == ["sgd", "adam"] and straight["resumed"] == []
 
 
 def test_a_failed_checkpoint_write_leaves_the_previous_one_whole(tmp_path, monkeypatch):
@@ -176,19 +196,24 @@ def test_the_synthetic_data_refuses_an_empty_training_set(tmp_path, config, caps
     assert "train_size must be >= 1, got 0" in capsys.readouterr().out
 
 
-def test_the_figure_and_summary_are_written_atomically(tmp_path, config, monkeypatch):
-    """A failure while the summary is written leaves the previous summary, not half of one."""
+@pytest.mark.parametrize("target", ["demo.png", "summary.json"])
+def test_the_figure_and_summary_are_written_atomically(tmp_path, config, monkeypatch, target):
+    """A failure while an output is written (the rename of the finished temp file fails, as on a
+    full disk) leaves the previous file whole and no temp file behind."""
     assert _run(config, tmp_path, "--trainer.max_epochs=1") == 0
-    summary = tmp_path / "demo" / "summary.json"
-    before = summary.read_bytes()
-    import zerotorch.experiments as ex
+    path = tmp_path / "demo" / target
+    before = path.read_bytes()
+    real_replace = os.replace
 
-    def broken(obj, *args, **kwargs):
-        raise OSError(28, "No space left on device")
+    def full_disk(src, dst):
+        if Path(dst) == path:
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
 
-    monkeypatch.setattr(ex.json, "dumps", broken)
-    with pytest.raises(OSError):
-        run_experiment(str(config), ["--trainer.max_epochs=1", f"--experiment.out_dir={tmp_path}"])
-    assert summary.read_bytes() == before
-    assert not list((tmp_path / "demo").glob(".*.part"))
-    assert not os.path.exists(tmp_path / "demo" / ".lock")
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        run_experiment(str(config), ["--trainer.max_epochs=2", "--experiment.checkpoints=false",
+                                     f"--experiment.out_dir={tmp_path}"])
+    assert path.read_bytes() == before
+    assert not list(path.parent.glob(".*.part"))
+    assert not (path.parent / ".lock").exists()

@@ -169,40 +169,6 @@ def test_progress_bar_default_follows_the_terminal(monkeypatch, tty):
         assert cli.config["trainer"]["enable_progress_bar"] is tty, name
 
 
-def test_resume_flag_continues_every_variant_bitwise(tmp_path):
-    """`--resume=true` continues each variant from its last.ckpt: the resumed run's summary
-    equals the uninterrupted one's, to the bit (dropout on, shuffled batches), from epoch 1: the
-    curves' history travels in the checkpoint."""
-    cfg = tmp_path / "r.yaml"
-    cfg.write_text("""
-seed_everything: 4
-experiment: {name: resume_demo, kind: compare, figure: accuracy, train_eval_size: 64,
-  variants: {sgd: {model.optimizer: SGD}, adam: {model.optimizer: Adam, model.lr: 0.001}}}
-model:
-  model:
-    class_path: zerotorch.multi_layer_net.MultiLayerNetExtend
-    init_args: {input_size: 784, hidden_size_list: [16], output_size: 10, use_dropout: true,
-                dropout_ratio: 0.3}
-  lr: 0.05
-data:
-  class_path: zerotorch.experiments.SyntheticDataModule
-  init_args: {flatten: true, train_size: 128, val_size: 64, test_size: 64, batch_size: 32}
-trainer: {accelerator: cpu, deterministic: true, enable_progress_bar: false}
-""")
-    straight = run_experiment(str(cfg), ["--trainer.max_epochs=4",
-                                         f"--experiment.out_dir={tmp_path / 'a'}"])
-    run_experiment(str(cfg), ["--trainer.max_epochs=2", f"--experiment.out_dir={tmp_path / 'b'}"])
-    resumed = run_experiment(str(cfg), ["--trainer.max_epochs=4", "--resume=true",
-                                        f"--experiment.out_dir={tmp_path / 'b'}"])
-    for a, b in zip(straight["variants"], resumed["variants"], strict=True):
-        assert b["resumed_from"].endswith(f"{b['variant']}/last.ckpt")
-        assert b["epochs"] == a["epochs"] == [1, 2, 3, 4]
-        assert b["steps"] == a["steps"] == 16 and b["test_acc"] == a["test_acc"]
-        for key in ("val_loss", "val_acc", "train_eval_acc", "step_loss", "batch_digest"):
-            assert b[key] == a[key], key
-    assert resumed["resumed"] == ["sgd", "adam"] and straight["resumed"] == []
-
-
 def test_cli_lists_experiments_and_reports_config_errors(capsys, tmp_path):
     from zerotorch.cli import main
 

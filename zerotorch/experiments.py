@@ -496,9 +496,9 @@ def variants_of(exp: ExperimentSettings) -> dict[str, dict[str, Any]]:
     raise ExperimentError(f"experiment {exp.name}: unknown kind {exp.kind!r}; expected {KINDS}")
 
 
-def _run_variant(base_args: list[str], name: str, overrides: dict[str, Any],
-                 resume: bool, position: str = "") -> tuple[dict[str, Any], ZeroCLI]:
-    exp = ZeroCLI(base_args).settings
+def _run_variant(base_args: list[str], exp: ExperimentSettings, name: str,
+                 overrides: dict[str, Any], resume: bool,
+                 position: str = "") -> tuple[dict[str, Any], ZeroCLI]:
     checkpoints = Path(exp.out_dir) / exp.name / "checkpoints" / name
     if not resume and checkpoints.is_dir():  # a fresh run replaces the last run's files
         shutil.rmtree(checkpoints)
@@ -570,7 +570,7 @@ def run_experiment(config: str, args: list[str] | None = None) -> dict[str, Any]
             position = f"{k}/{len(variants)}"
             if len(variants) > 1:
                 log.info("%s: variant %s: %s", exp.name, position, name)
-            record, last_cli = _run_variant(base_args, name, overrides, resume, position)
+            record, last_cli = _run_variant(base_args, exp, name, overrides, resume, position)
             records.append(record)
         return _summarise(exp, path, args, seed, t0, records, last_cli)
 

@@ -362,9 +362,13 @@ class CorruptCheckpointError(RuntimeError):
 
 
 def check_checkpoint(path: str | Path) -> None:
-    """Raise ``CorruptCheckpointError`` unless ``path`` is a readable Lightning checkpoint."""
+    """Raise ``CorruptCheckpointError`` unless ``path`` is a readable Lightning checkpoint.
+
+    Read with ``weights_only=True``: a checkpoint is a file like any other, never trusted to run
+    code; ours hold only tensors, numbers, strings and lists (``capture_rng``).
+    """
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001  (any failure means: cannot resume from it)
         raise CorruptCheckpointError(
             f"{path}: the checkpoint cannot be read ({type(exc).__name__}: {exc}); delete it "

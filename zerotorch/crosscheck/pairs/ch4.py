@@ -78,11 +78,12 @@ def _ce_pytorch(**fields) -> Reference:
 NETWORK_LOSS = {"ours": CE_BOOK, "references": (_ce_pytorch(loss_delta=0.0),)}
 
 
-def _ce_functions(**extra) -> dict:
+def _ce_functions() -> dict:
+    """The references of the cross-entropy functions: ours (the book's delta) and PyTorch's."""
     return {"ours": CE_BOOK, "references": (_ce_pytorch(
         torch_fn=lambda y, t: zF.cross_entropy_error(y, t, delta=0.0),
         builtin=lambda p, y, t: _nll_with_delta(y, t, 0.0),
-        builtin_name="F.nll_loss(log(y), t)"),), **extra}
+        builtin_name="F.nll_loss(log(y), t)"),)}
 
 CONCEPTS.append(FunctionPair(
     name="functions.cross_entropy_error", chapter="4.2.4",
