@@ -49,10 +49,6 @@ class Context:
             return int(np.shape(self.inputs[0])[0])
         return None
 
-    @property
-    def short(self) -> str:
-        return self.name.rpartition(".")[2]
-
 
 def replay(concept: Concept, seed: int) -> Context:
     """The constructor kwargs and inputs ``concept.run`` drew from ``default_rng(seed)``."""
