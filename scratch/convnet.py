@@ -13,6 +13,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from scratch.checks import check_batch, class_labels
 from scratch.convolution import Convolution, Pooling
 from scratch.layers import Affine, Relu, SoftmaxWithLoss
 from scratch.normalization import Dropout
@@ -90,7 +91,10 @@ class _ConvNetBase:
 
     def loss(self, x, t, train_flg=False):
         """Mean cross-entropy of softmax(predict(x)) (the book's, with 1e-7 in the log)."""
-        return self.last_layer.forward(self.predict(x, train_flg), t)
+        check_batch(f"{type(self).__name__}.loss", x)
+        scores = self.predict(x, train_flg)
+        class_labels(f"{type(self).__name__}.loss", t, np.shape(scores))
+        return self.last_layer.forward(scores, t)
 
     def predict_labels(self, x, batch_size=100):
         """(N,) argmax class of every sample, predicted in test mode ``batch_size`` at a time."""
@@ -99,7 +103,10 @@ class _ConvNetBase:
 
     def accuracy(self, x, t, batch_size=100):
         """ch7.5 Fraction of correct argmax predictions over *all* N samples (no dropped batch)."""
-        if t.ndim != 1:
+        check_batch(f"{type(self).__name__}.accuracy", x)
+        classes = self.params[list(self._bindings.values())[-1][1]].shape[0]  # the last bias
+        t = class_labels(f"{type(self).__name__}.accuracy", t, (len(x), classes))
+        if t.ndim == 2:  # one-hot
             t = np.argmax(t, axis=1)
         return int(np.sum(self.predict_labels(x, batch_size) == t)) / x.shape[0]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratch.checks import check_dout
 from scratch.util import (
     check_geometry,
     col2im,
@@ -76,7 +77,7 @@ class Convolution:
         FN, C, FH, FW = self.W.shape
         N, _, H, W = self.x.shape
         out_h, out_w = check_geometry(self.x.shape, FH, FW, self.stride, self.pad)
-        _check_dout("Convolution", dout, (N, FN, out_h, out_w))
+        check_dout("Convolution", dout, (N, FN, out_h, out_w))
         d3 = dout.transpose(0, 2, 3, 1).reshape(N, out_h * out_w, FN)  # (N, oh·ow, FN)
         col_W = self.W.reshape(FN, -1).T  # (C·FH·FW, FN)
         dtype = np.result_type(d3, col_W)
@@ -169,7 +170,7 @@ class Pooling:
     def backward(self, dout):
         s, p = self.stride, self.pad
         out_h, out_w = self.out_hw
-        _check_dout(f"Pooling {self.pool_h}x{self.pool_w}", dout,
+        check_dout(f"Pooling {self.pool_h}x{self.pool_w}", dout,
                     (*self.x_shape[:2], out_h, out_w))
         # in the memory order of self.img, contiguous, so each product below streams
         dout = np.ascontiguousarray(dout.transpose(0, 2, 3, 1) if self.nhwc else dout)
@@ -194,9 +195,3 @@ class Pooling:
         H, W = self.x_shape[2:]
         return dimg[:, :, p:p + H, p:p + W]  # (N, C, H, W)
 
-
-def _check_dout(what: str, dout, expected: tuple) -> None:
-    """``dout`` must have the forward output's shape (a smaller one would broadcast silently)."""
-    if tuple(np.shape(dout)) != tuple(expected):
-        raise ValueError(f"{what}.backward: dout has shape {tuple(np.shape(dout))}, expected the "
-                         f"forward output's shape {tuple(expected)}")

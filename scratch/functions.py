@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratch.checks import class_labels
+
 
 def identity_function(x):
     """ch3.5.1 identity output function."""
@@ -61,20 +63,14 @@ def sum_squared_error(y, t):
     return 0.5 * np.sum((np.asarray(y) - np.asarray(t)) ** 2)
 
 
-def _as_batch(y, t):
-    """A 1-D ``y`` (and its label) as a batch of one; one-hot labels as class indices."""
+def _as_batch(y, t, what="cross_entropy_error"):
+    """``y`` as (N, C) (a 1-D ``y`` is a batch of one) and ``t`` as checked (N,) class indices."""
     y = np.asarray(y)
-    t = np.asarray(t)
-    if y.ndim == 1:
-        y = y.reshape(1, y.size)  # (1, C)
-        t = t.reshape(1, t.size)  # (1, C) one-hot or (1, 1) index
-    if t.size == y.size:  # one-hot, detected by size as in the book
-        t = t.argmax(axis=1)
-    t = t.reshape(-1)  # (N,)
-    if y.ndim != 2 or t.shape[0] != y.shape[0]:
-        raise ValueError(f"cross_entropy_error: y has shape {y.shape}, labels {t.shape}; "
-                         "expected y (N, C) with labels (N,) or one-hot (N, C)")
-    return y, t
+    if y.ndim not in (1, 2):
+        raise ValueError(f"{what}: y has shape {y.shape}; expected (N, C) or (C,) scores")
+    t = class_labels(what, t, y.shape)
+    y = y.reshape(-1, y.shape[-1])  # (N, C)
+    return y, (t.argmax(axis=1) if t.ndim == 2 else t)  # one-hot rows → indices, as the book
 
 
 def cross_entropy_error(y, t):

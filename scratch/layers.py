@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratch.checks import check_batch, check_dout, class_labels
 from scratch.functions import cross_entropy_error, sigmoid, softmax
 
 
@@ -21,6 +22,7 @@ class Relu:
         return np.maximum(x, 0)  # a new array: x is left as it was (same values as x·(x > 0))
 
     def backward(self, dout):
+        check_dout("Relu", dout, self.mask.shape)
         # A new array (the book writes into dout). Multiplying by the keep-mask is ~10× faster
         # than np.where; only a non-finite dout (inf·0 = NaN) needs the exact masked form.
         with np.errstate(invalid="ignore"):
@@ -41,6 +43,7 @@ class Sigmoid:
         return self.out
 
     def backward(self, dout):
+        check_dout("Sigmoid", dout, self.out.shape)
         return dout * (1.0 - self.out) * self.out
 
 
@@ -61,6 +64,7 @@ class Affine:
         self.db = None
 
     def forward(self, x):
+        check_batch("Affine", x)
         self.original_x_shape = x.shape
         self.x = x.reshape(x.shape[0], -1)  # (N, in)
         if self.x.shape[1] != self.W.shape[0]:
@@ -69,6 +73,7 @@ class Affine:
         return self.x @ self.W + self.b  # (N, out)
 
     def backward(self, dout):
+        check_dout("Affine", dout, (self.x.shape[0], self.W.shape[1]))
         dx = dout @ self.W.T  # (N, in)
         self.dW = self.x.T @ dout  # (in, out)
         self.db = dout.sum(axis=0)  # (out,)
@@ -88,16 +93,22 @@ class MulLayer:
         return x * y
 
     def backward(self, dout):
+        check_dout("MulLayer", dout, np.broadcast_shapes(np.shape(self.x), np.shape(self.y)))
         return dout * self.y, dout * self.x
 
 
 class AddLayer:
     """ch5.4.2 addition node z = x + y; backward passes dout to both inputs (as new arrays)."""
 
+    def __init__(self):
+        self.out_shape = None
+
     def forward(self, x, y):
+        self.out_shape = np.broadcast_shapes(np.shape(x), np.shape(y))
         return x + y
 
     def backward(self, dout):
+        check_dout("AddLayer", dout, self.out_shape)
         return dout * 1, dout * 1  # copies, so the caller's dout is never aliased
 
 
@@ -116,12 +127,14 @@ class SoftmaxWithLoss:
         self.t = None
 
     def forward(self, x, t):
+        class_labels("SoftmaxWithLoss", t, np.shape(x))
         self.t = t
         self.y = softmax(x)
         self.loss = cross_entropy_error(self.y, self.t)
         return self.loss
 
     def backward(self, dout=1):
+        check_dout("SoftmaxWithLoss", dout, ())  # the loss is a scalar
         y = self.y.reshape(-1, self.y.shape[-1])  # (N, C); a 1-D x is a batch of one
         return (dout * softmax_loss_grad(y, self.t)).reshape(self.y.shape)
 
@@ -135,11 +148,11 @@ def softmax_loss_grad(y, t):
     Returns a new (N, C) array; neither argument is modified.
     """
     n = y.shape[0]
-    t = np.asarray(t)
-    if t.size == y.size:  # one-hot
-        return (y - t.reshape(y.shape)) / n
+    t = class_labels("SoftmaxWithLoss", t, y.shape)
+    if t.ndim == 2:  # one-hot (or soft) targets
+        return (y - t) / n
     dy = y.copy()
-    dy[np.arange(n), t.reshape(-1)] -= 1
+    dy[np.arange(n), t] -= 1
     return dy / n
 
 

@@ -18,6 +18,7 @@ import warnings
 
 import numpy as np
 
+from scratch.checks import check_batch, class_labels
 from scratch.gradient import numerical_gradient
 from scratch.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 from scratch.normalization import BatchNormalization, Dropout
@@ -115,11 +116,15 @@ class MultiLayerNet:
 
     def loss(self, x, t, train_flg=False):
         """Mean cross-entropy of the softmax + the weight-decay term."""
-        return self.last_layer.forward(self.predict(x, train_flg), t) + self.weight_decay()
+        check_batch(f"{type(self).__name__}.loss", x)
+        scores = self.predict(x, train_flg)
+        class_labels(f"{type(self).__name__}.loss", t, np.shape(scores))
+        return self.last_layer.forward(scores, t) + self.weight_decay()
 
     def accuracy(self, x, t) -> float:
         """Fraction of correct argmaxes over every sample (test mode; indices or one-hot)."""
-        return accuracy_of(self.predict(x, train_flg=False), t)
+        check_batch(f"{type(self).__name__}.accuracy", x)
+        return accuracy_of(self.predict(x, train_flg=False), t, f"{type(self).__name__}.accuracy")
 
     @property
     def dropout_layers(self) -> list[Dropout]:

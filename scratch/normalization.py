@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratch.checks import check_batch, check_dout
+
 BN_EPS = 1e-6  # the book writes 10e-7
 
 
@@ -41,6 +43,7 @@ class BatchNormalization:
         self.dbeta = None
 
     def forward(self, x, train_flg=True):
+        check_batch("BatchNormalization", x)
         self.input_shape = x.shape
         self.train_flg = train_flg
         x2 = x.reshape(x.shape[0], -1)  # (N, D); (N, C, H, W) → (N, C·H·W)
@@ -66,6 +69,7 @@ class BatchNormalization:
         return out.reshape(self.input_shape)
 
     def backward(self, dout):
+        check_dout("BatchNormalization", dout, self.input_shape)
         d2 = dout.reshape(dout.shape[0], -1)  # (N, D)
         self.dbeta = d2.sum(axis=0)
         self.dgamma = np.sum(self.xn * d2, axis=0)
@@ -98,15 +102,18 @@ class Dropout:
         self.rng = rng if rng is not None else np.random.default_rng()
         self.mask = None
         self.train_flg = True
+        self.out_shape = None
 
     def forward(self, x, train_flg=True):
         self.train_flg = train_flg
+        self.out_shape = np.shape(x)
         if train_flg:
             self.mask = self.rng.random(x.shape) > self.dropout_ratio
             return x * self.mask
         return x * (1.0 - self.dropout_ratio)
 
     def backward(self, dout):
+        check_dout("Dropout", dout, self.out_shape)
         if not self.train_flg:  # the book reuses a stale mask here; the true derivative is this
             return dout * (1.0 - self.dropout_ratio)
         return dout * self.mask

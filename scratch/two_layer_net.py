@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from scratch.checks import check_batch, class_labels
 from scratch.functions import (
     cross_entropy_error,
     identity_function,
@@ -69,15 +70,16 @@ def predict(network: dict, x):
 # --- shared helpers ---------------------------------------------------------------------------
 
 
-def accuracy_of(scores, t) -> float:
+def accuracy_of(scores, t, what: str = "accuracy") -> float:
     """ch3.6.2 accuracy: the fraction of rows whose argmax equals the label (none dropped).
 
     Args:
         scores: (N, C) scores or probabilities.
         t: (N,) class indices or (N, C) one-hot labels.
     """
-    t = np.asarray(t)
-    labels = t.argmax(axis=1) if t.ndim != 1 else t  # (N,)
+    labels = class_labels(what, t, np.shape(scores))
+    if labels.ndim == 2:  # one-hot
+        labels = labels.argmax(axis=1)  # (N,)
     y = np.argmax(scores, axis=1)  # (N,)
     return float(np.sum(y == labels) / y.shape[0])
 
@@ -125,13 +127,15 @@ class SimpleNet:
         return np.asarray(x) @ self.W
 
     def loss(self, x, t):
-        return cross_entropy_error(softmax(self.predict(x)), t)
+        check_batch(f"{type(self).__name__}.loss", x)
+        scores = self.predict(x)
+        class_labels(f"{type(self).__name__}.loss", t, np.shape(scores))
+        return cross_entropy_error(softmax(scores), t)
 
     def accuracy(self, x, t) -> float:
-        scores = np.atleast_2d(self.predict(x))  # (N, 3); a 1-D x is a batch of one
-        t = np.asarray(t)
-        return accuracy_of(scores, t.reshape(scores.shape) if t.size == scores.size
-                           else t.reshape(-1))
+        check_batch(f"{type(self).__name__}.accuracy", x)
+        return accuracy_of(np.atleast_2d(self.predict(x)), t,  # a 1-D x is a batch of one
+                           f"{type(self).__name__}.accuracy")
 
     def gradient(self, x, t) -> dict:
         """dL/dW = xᵀ(y − t)/N, a 1-D ``x`` being a batch of one."""
@@ -152,7 +156,8 @@ class _TwoLayerBase:
                                         weight_init_std, _default_rng(rng))
 
     def accuracy(self, x, t) -> float:
-        return accuracy_of(self.predict(x), t)
+        check_batch(f"{type(self).__name__}.accuracy", x)
+        return accuracy_of(self.predict(x), t, f"{type(self).__name__}.accuracy")
 
     def numerical_gradient(self, x, t) -> dict:
         """ch4.5.1 every parameter's gradient by central differences (slow: 2 losses a weight)."""
@@ -177,7 +182,10 @@ class TwoLayerNetCh4(_TwoLayerBase):
         return softmax(a2)
 
     def loss(self, x, t):
-        return cross_entropy_error(self.predict(x), t)
+        check_batch(f"{type(self).__name__}.loss", x)
+        y = self.predict(x)
+        class_labels(f"{type(self).__name__}.loss", t, np.shape(y))
+        return cross_entropy_error(y, t)
 
     def gradient(self, x, t) -> dict:
         """ch4.5.1 / ch5 the analytic gradient (backpropagation written out)."""
@@ -225,7 +233,10 @@ class TwoLayerNet(_TwoLayerBase):
         return x
 
     def loss(self, x, t):
-        return self.last_layer.forward(self.predict(x), t)
+        check_batch(f"{type(self).__name__}.loss", x)
+        scores = self.predict(x)
+        class_labels(f"{type(self).__name__}.loss", t, np.shape(scores))
+        return self.last_layer.forward(scores, t)
 
     def gradient(self, x, t) -> dict:
         """ch5.7.3 backpropagation through the layers."""

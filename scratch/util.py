@@ -20,6 +20,8 @@ import numbers
 
 import numpy as np
 
+from scratch.checks import empty_batch_error
+
 
 def conv_output_size(input_size: int, filter_size: int, stride: int = 1, pad: int = 0) -> int:
     """ch7.2.4 output size (H + 2P − FH) / S + 1, rounded down like the book's ``//``."""
@@ -48,6 +50,8 @@ def check_geometry(x_shape, filter_h: int, filter_w: int, stride: int, pad: int,
     if filter_h < 1 or filter_w < 1:
         raise ValueError(f"{what}: window must be at least 1x1, got {filter_h}x{filter_w}")
     n, c, h, w = shape
+    if n == 0:
+        raise empty_batch_error(what, shape)
     if channels is not None and c != channels:
         raise ValueError(f"{what}: input shape {shape} has {c} channels, the filter expects "
                          f"{channels} (filter C)")

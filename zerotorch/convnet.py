@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from scratch.checks import check_batch
 from scratch.convnet import (
     DEEP_CONV_PARAMS,
     SIMPLE_CONV_PARAM,
@@ -91,8 +92,10 @@ class _ConvNetBase(nn.Module):
 
     def loss(self, x: torch.Tensor, t: torch.Tensor, train_flg: bool = False) -> torch.Tensor:
         """The book's mean softmax cross-entropy (1e-7 in the log) of ``predict(x)``."""
-        return F_.softmax_cross_entropy(self.predict(x, train_flg), t, self.loss_delta,
-                                        self.loss_grad)
+        check_batch(f"{type(self).__name__}.loss", x)
+        scores = self.predict(x, train_flg)
+        F_.class_labels(f"{type(self).__name__}.loss", t, scores.shape)
+        return F_.softmax_cross_entropy(scores, t, self.loss_delta, self.loss_grad)
 
     @torch.no_grad()
     def predict_labels(self, x: torch.Tensor, batch_size: int = 100) -> torch.Tensor:
@@ -103,9 +106,12 @@ class _ConvNetBase(nn.Module):
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, t: torch.Tensor, batch_size: int = 100) -> float:
         """ch7.5 Fraction of correct argmax predictions over all N samples (test mode)."""
-        if t.dim() != 1:
+        check_batch(f"{type(self).__name__}.accuracy", x)
+        classes = self.get_submodule(list(self._bindings)[-1]).b.shape[0]  # the last bias
+        t = F_.class_labels(f"{type(self).__name__}.accuracy", t, (len(x), classes))
+        if t.dim() == 2:  # one-hot
             t = t.argmax(dim=1)
-        return int((self.predict_labels(x, batch_size) == t).sum()) / x.shape[0]
+        return int((self.predict_labels(x, batch_size) == t.to(x.device)).sum()) / x.shape[0]
 
 
 class SimpleConvNet(_ConvNetBase):

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import torch
 
+from scratch.checks import (
+    empty_batch_error,
+    label_count_error,
+    label_dtype_error,
+    label_value_error,
+)
+
 
 def identity_function(x: torch.Tensor) -> torch.Tensor:
     """ch3.5.1 identity output function."""
@@ -54,18 +61,39 @@ def sum_squared_error(y: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return 0.5 * torch.sum((y - t) ** 2)
 
 
-def _labels(y: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``y`` as (N, C) and ``t`` as (N,) class indices (one-hot detected by size, as the book)."""
-    if y.dim() == 1:
-        y = y.reshape(1, -1)  # (1, C)
-        t = t.reshape(1, -1)  # (1, C) one-hot or (1, 1) index
-    if t.numel() == y.numel():
-        t = t.argmax(dim=1)
-    t = t.reshape(-1).long()  # (N,)
-    if y.dim() != 2 or t.shape[0] != y.shape[0]:
-        raise ValueError(f"cross_entropy_error: y has shape {tuple(y.shape)}, labels "
-                         f"{tuple(t.shape)}; expected y (N, C) with labels (N,) or one-hot (N, C)")
-    return y, t
+def class_labels(what: str, t, scores_shape) -> torch.Tensor:
+    """``scratch.checks.class_labels`` in torch ops: the same checks and the same messages.
+
+    Returns the (N, C) one-hot rows as given, or the (N,) class indices as int64. Costs one
+    device sync (whether any label is bad).
+    """
+    t = torch.as_tensor(t)
+    scores_shape = tuple(scores_shape)
+    n, classes = (1, scores_shape[0]) if len(scores_shape) == 1 else scores_shape[:2]
+    if n == 0:
+        raise empty_batch_error(what, scores_shape)
+    if t.numel() == n * classes:
+        return t.reshape(n, classes)
+    if t.numel() != n:
+        raise label_count_error(what, tuple(t.shape), scores_shape)
+    t = t.reshape(n)
+    if t.dtype == torch.bool or t.is_complex():
+        raise label_dtype_error(what, t.dtype)
+    bad = (t < 0) | (t >= classes)
+    if t.is_floating_point():
+        bad |= t != torch.floor(t)  # NaN too
+    if bad.any():
+        i = int(bad.to(torch.uint8).argmax())
+        raise label_value_error(what, i, t[i].item(), classes)
+    return t.long()
+
+
+def _labels(y: torch.Tensor, t, what: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """``y`` as (N, C) (1-D is a batch of one) and ``t`` checked: (N, C) one-hot or (N,)."""
+    if y.dim() not in (1, 2):
+        raise ValueError(f"{what}: y has shape {tuple(y.shape)}; expected (N, C) or (C,) scores")
+    t = class_labels(what, t, y.shape)
+    return y.reshape(-1, y.shape[-1]), t
 
 
 def cross_entropy_error(y: torch.Tensor, t: torch.Tensor,
@@ -75,7 +103,9 @@ def cross_entropy_error(y: torch.Tensor, t: torch.Tensor,
     Equals ``F.nll_loss(torch.log(y + delta), t)``; autograd differentiates it including the
     delta. ``delta=0`` is the book's code before 2017-12 and ``F.nll_loss(torch.log(y), t)``.
     """
-    y, t = _labels(y, t)
+    y, t = _labels(y, t, "cross_entropy_error")
+    if t.dim() == 2:  # one-hot rows → indices, as the book
+        t = t.argmax(dim=1)
     picked = y[torch.arange(y.shape[0]), t]  # (N,)
     return -torch.log(picked + delta).sum() / y.shape[0]
 
@@ -95,13 +125,13 @@ def softmax_cross_entropy(x: torch.Tensor, t: torch.Tensor, delta: float = CROSS
         raise ValueError(f"softmax_cross_entropy: grad must be 'book' or 'autograd', got {grad!r}")
     if grad == "autograd":
         return cross_entropy_error(softmax(x), t, delta)
-    y2, t_idx = _labels(x, t)
+    y2, t2 = _labels(x, t, "SoftmaxWithLoss")
     n = y2.shape[0]
     log_p = torch.log_softmax(y2, dim=-1)
-    if t.numel() == x.numel():  # one-hot: the exact CE with soft targets, like the book's (y − t)
-        exact = -(t.reshape(log_p.shape).to(log_p.dtype) * log_p).sum() / n
+    if t2.dim() == 2:  # one-hot: the exact CE with soft targets, like the book's (y − t)
+        exact = -(t2.to(log_p.dtype) * log_p).sum() / n
     else:
-        exact = -log_p[torch.arange(n), t_idx].sum() / n
+        exact = -log_p[torch.arange(n), t2].sum() / n
     if delta == 0:
         return exact
     book = cross_entropy_error(softmax(x), t, delta)

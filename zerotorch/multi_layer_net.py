@@ -23,6 +23,7 @@ import warnings
 import torch
 from torch import nn
 
+from scratch.checks import check_batch
 from zerotorch import functional as F_
 from zerotorch.nn import Affine, Relu, Sigmoid
 from zerotorch.normalization import BatchNormalization, Dropout
@@ -103,8 +104,11 @@ class MultiLayerNet(BookNetwork):
 
     def loss(self, x: torch.Tensor, t: torch.Tensor, train_flg: bool = False) -> torch.Tensor:
         """The book's loss: softmax cross-entropy (1e-7 in the log) + the weight-decay term."""
-        return (F_.softmax_cross_entropy(self.predict(x, train_flg), t, self.loss_delta,
-                                         self.loss_grad) + self.weight_decay())
+        check_batch(f"{type(self).__name__}.loss", x)
+        scores = self.predict(x, train_flg)
+        F_.class_labels(f"{type(self).__name__}.loss", t, scores.shape)
+        return (F_.softmax_cross_entropy(scores, t, self.loss_delta, self.loss_grad)
+                + self.weight_decay())
 
     @property
     def dropout_layers(self) -> list[Dropout]:

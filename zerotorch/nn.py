@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from scratch.checks import check_batch
 from zerotorch import functional as F_
 
 
@@ -41,6 +42,7 @@ class Affine(nn.Module):
         self.b = as_parameter(b)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_batch("Affine", x)
         x2 = x.reshape(x.shape[0], -1)  # (N, in)
         if x2.shape[1] != self.W.shape[0]:
             raise ValueError(f"Affine: input {tuple(x.shape)} flattens to {tuple(x2.shape)}, "

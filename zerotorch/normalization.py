@@ -23,6 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from scratch.checks import check_batch
+
 BN_EPS = 1e-6  # the book writes 10e-7
 TORCH_BN_EPS = 1e-5
 
@@ -79,6 +81,7 @@ class BatchNormalization(nn.Module):
                    initial_running_var=1.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_batch("BatchNormalization", x)
         shape = x.shape
         x2 = x.reshape(shape[0], -1)  # (N, D); (N, C, H, W) → (N, C·H·W)
         if x2.shape[1] != self.gamma.shape[0]:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from scratch.checks import check_batch
 from zerotorch import functional as F_
 from zerotorch.nn import linear_from_book
 
@@ -102,7 +103,10 @@ class BookNetwork(nn.Module):
 
     def loss(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The book's loss: softmax + cross-entropy with 1e-7 in the log, mean over the batch."""
-        return F_.softmax_cross_entropy(self.forward(x), t, self.loss_delta, self.loss_grad)
+        check_batch(f"{type(self).__name__}.loss", x)
+        scores = self.forward(x)
+        F_.class_labels(f"{type(self).__name__}.loss", t, scores.shape)
+        return F_.softmax_cross_entropy(scores, t, self.loss_delta, self.loss_grad)
 
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, t: torch.Tensor) -> float:
@@ -111,12 +115,13 @@ class BookNetwork(nn.Module):
         Labels: (N,) indices or (N, C) one-hot. ``predict`` is the book's (test mode for the
         ch6 nets; probabilities for the ch4 nets, whose argmax is the scores').
         """
+        check_batch(f"{type(self).__name__}.accuracy", x)
         scores = self.predict(x)
         scores = scores.reshape(-1, scores.shape[-1])  # (N, C); 1-D input is a batch of one
-        t = torch.as_tensor(t)
-        if t.numel() == scores.numel():  # one-hot
-            t = t.reshape(scores.shape).argmax(dim=1)
-        return float((scores.argmax(dim=1) == t.reshape(-1)).sum().item() / scores.shape[0])
+        t = F_.class_labels(f"{type(self).__name__}.accuracy", t, scores.shape)
+        if t.dim() == 2:  # one-hot
+            t = t.argmax(dim=1)
+        return float((scores.argmax(dim=1) == t.to(scores.device)).sum().item() / scores.shape[0])
 
 
 def _normal(shape, std, generator, dtype) -> nn.Parameter:
