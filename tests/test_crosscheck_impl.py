@@ -229,17 +229,23 @@ def test_single_file_loops_crashes_and_exits_are_contained():
     assert elapsed < TEST_TIMEOUT + 90, elapsed  # the loop was stopped, not waited out
 
 
-def test_file_that_fails_to_import_is_an_error_not_missing(tmp_path):
+def test_file_that_fails_to_import_is_one_error_row_and_blocks_not_missing(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "functions.py").write_text((IMPLS / "good_common" / "functions.py").read_text())
     (folder / "layers.py").write_text("from common.functions import *\n\nx = undefined_name\n")
-    results = {r.name: r for r in check_impl(str(folder), only=["functions.softmax",
-                                                                "layers.Affine"], timeout=120)}
+    rows = check_impl(str(folder), only=["functions.softmax", "layers.Affine", "layers.Relu"],
+                      timeout=120)
+    results = {r.name: r for r in rows}
     assert results["functions.softmax"].status == "PASS"
-    err = results["layers.Affine"]
+    err = results["import layers.py"]
+    assert rows[0] is err  # the import failure comes first, once
     assert err.status == "ERROR" and "NameError" in err.error
-    assert "layers.py:3" in err.error and "importing layers failed" in err.error
+    assert "layers.py:3" in err.error and "undefined_name" in err.error
+    assert err.diagnosis == "blocks 2 concepts: layers.Relu, layers.Affine"  # registry order
+    for name in ("layers.Affine", "layers.Relu"):
+        assert results[name].status == "BLOCKED" and results[name].blocked_by == "layers.py"
+    assert exit_status(rows) == 1
 
 
 def test_folder_is_also_importable_under_its_own_name():

@@ -36,10 +36,10 @@ PLANTED = _load("planted")
 def _impl(**objects) -> Impl:
     """The objects as an implementation, adapted like ``--impl`` code (``rng=`` dropped for
     classes written to the book's signatures)."""
-    from zerotorch.crosscheck.user import _adapt_kwargs
+    from zerotorch.crosscheck.adapter import adapt
 
     ns = types.SimpleNamespace(**objects)
-    return _adapt_kwargs(Impl("hand-written", {"functions": ns, "layers": ns, "optimizer": ns}))
+    return adapt(Impl("hand-written", {"functions": ns, "layers": ns, "optimizer": ns}))
 
 
 def _grade(concept: str, **objects):

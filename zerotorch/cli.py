@@ -12,13 +12,13 @@ import sys
 
 
 def _crosscheck(args: argparse.Namespace) -> int:
-    from zerotorch.crosscheck import format_json, format_table, run_all, scratch_impl
-    from zerotorch.crosscheck.runner import exit_status
-
     if getattr(args, "impl", None):
         from zerotorch.crosscheck.user import run_user  # the reader's own code, sandboxed
 
         return run_user(args)
+    from zerotorch.crosscheck import format_json, format_table, run_all, scratch_impl
+    from zerotorch.crosscheck.runner import exit_status
+
     impl = scratch_impl()
     try:
         results = run_all(impl, only=args.only, seed=args.seed)
@@ -88,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     cc.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     cc.add_argument("--timeout", type=float, default=60.0,
                     help="seconds allowed per concept for --impl code")
+    cc.add_argument("--memory", type=float, default=None, metavar="GB",
+                    help="memory each --impl worker may use beyond its own start "
+                         "(default 4; 0: no limit)")
+    cc.add_argument("--jobs", type=int, default=None, metavar="N",
+                    help="--impl workers side by side (default: up to 4, at most the CPUs)")
+    cc.add_argument("--map", action="append", metavar="BOOK=THEIRS",
+                    help="point a book name at an object in your files, e.g. "
+                         "layers.Affine=mylayers.AffineLayer (repeatable)")
     cc.add_argument("--strict", action="store_true",
                     help="exit 1 unless every concept equals PyTorch (a PASS under a version "
                          "of the book only is then a failure)")

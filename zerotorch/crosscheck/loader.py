@@ -25,10 +25,10 @@ import importlib.abc
 import importlib.util
 import os
 import sys
-import traceback
 from pathlib import Path
 from types import ModuleType
 
+from zerotorch.crosscheck import frames
 from zerotorch.crosscheck.impl import MODULE_ALIASES, NAME_ALIASES, Impl
 
 PACKAGE_NAME = "common"  # the name the book's files import each other by
@@ -47,29 +47,21 @@ class ImplLoadError(ValueError):
 
 
 class ImplImportError(ImportError):
-    """A file of the implementation raised while being imported.
+    """A file of the implementation failed to import (raised, or hung in the import probe).
 
-    ``user_frame`` is the one-line summary the report shows (see ``runner._user_frame``).
+    The concept that needed it is BLOCKED by ``blocked_by`` (the file's name, e.g. ``layers.py``);
+    the failure itself, ``summary``, is reported once, in that file's own row.
     """
 
-    def __init__(self, stem: str, summary: str):
-        super().__init__(f"{stem}: {summary}")
-        self.user_frame = f"importing {stem} failed: {summary}"
+    def __init__(self, file: str, summary: str):
+        super().__init__(f"{file}: {summary}")
+        self.blocked_by = file
+        self.user_frame = f"blocked: importing {file} failed (see its row)"
 
 
-def import_summary(exc: BaseException, root: str | None = None) -> str:
-    """``Type: message at file:line (source)`` for an exception raised by importing user code."""
-    if isinstance(exc, SyntaxError) and exc.filename:
-        text = (exc.text or "").strip()
-        return f"{type(exc).__name__}: {exc.msg} at {exc.filename}:{exc.lineno} ({text})"
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if "importlib" not in f.filename and "/zerotorch/" not in
-              f.filename.replace("\\", "/")]
-    if root:
-        mine = [f for f in frames if os.path.abspath(f.filename).startswith(root)]
-        frames = mine or frames
-    where = f" at {frames[-1].filename}:{frames[-1].lineno} ({frames[-1].line})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+def file_label(stem: str) -> str:
+    """How the report names a module file: ``layers.py``."""
+    return stem if stem.endswith(".py") else f"{stem}.py"
 
 
 class LazyImpl(Impl):
@@ -82,16 +74,23 @@ class LazyImpl(Impl):
     user's frame out of a traceback).
     """
 
-    def __init__(self, name: str, importer, missing_name, root: str | None = None):
+    def __init__(self, name: str, importer, missing_name, root: str | None = None,
+                 single: str | None = None):
         super().__init__(name, {})
         self.importer = importer
         self.missing_name = missing_name
         self.root = root
+        self.single = single  # one module holds every name: its file name (``mine.py``)
         self.errors: dict[str, str] = {}
         self._absent: set[str] = set()
 
+    def probe_stems(self) -> list[str]:
+        """The stems whose import the sandbox tries once, before any concept runs."""
+        return [self.single] if self.single else book_stems()
+
     def load(self, stem: str) -> ModuleType | None:
         """The module for ``stem`` (importing it the first time), or ``None`` if absent/broken."""
+        stem = self.single or stem
         if stem in self.modules:
             return self.modules[stem]
         if stem in self._absent or stem in self.errors:
@@ -102,12 +101,12 @@ class LazyImpl(Impl):
             if exc.name == self.missing_name(stem):
                 self._absent.add(stem)
                 return None
-            self.errors[stem] = import_summary(exc, self.root)
+            self.errors[stem] = frames.summary(exc, self.root)
             return None
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # SystemExit at import time included
-            self.errors[stem] = import_summary(exc, self.root)
+            self.errors[stem] = frames.summary(exc, self.root)
             return None
         self.modules[stem] = mod
         return mod
@@ -121,9 +120,25 @@ class LazyImpl(Impl):
                 return obj
         return None
 
+    def resolve_path(self, path: str):
+        """``module.attr`` in the reader's own files (``--map``): ``mylayers.AffineLayer``."""
+        module, _, attr = path.rpartition(".")
+        if module in self.errors:
+            raise ImplImportError(file_label(module), self.errors[module])
+        if self.single:
+            try:
+                mod = importlib.import_module(module)
+            except ModuleNotFoundError:
+                return None
+        else:
+            mod = self.load(module)
+            if module in self.errors:
+                raise ImplImportError(file_label(module), self.errors[module])
+        return getattr(mod, attr, None) if mod is not None else None
+
     def _resolve_one(self, dotted: str):
         prefix, _, attr = dotted.partition(".")
-        stems = MODULE_ALIASES.get(prefix, (prefix,))
+        stems = (self.single,) if self.single else MODULE_ALIASES.get(prefix, (prefix,))
         loaded = [m for m in (self.load(stem) for stem in stems) if m is not None]
         for mod in loaded:
             if hasattr(mod, attr):
@@ -134,7 +149,7 @@ class LazyImpl(Impl):
                 return getattr(mod, same[0])
         broken = [s for s in stems if s in self.errors]
         if broken:
-            raise ImplImportError(broken[0], self.errors[broken[0]])
+            raise ImplImportError(file_label(broken[0]), self.errors[broken[0]])
         return None
 
 
@@ -267,7 +282,7 @@ def load_located(kind: str, where: str) -> LazyImpl:
             return LazyImpl(where, _submodule_importer(package, where),
                             lambda s: f"{where}.{s}", root)
         module = _once(lambda: importlib.import_module(where))
-        return LazyImpl(where, module, lambda s: None, root)
+        return LazyImpl(where, module, lambda s: None, root, single=where)
 
     if kind == "file":
         file = Path(where)
@@ -277,7 +292,7 @@ def load_located(kind: str, where: str) -> LazyImpl:
         if name in sys.modules or importlib.util.find_spec(name) is not None:
             name = f"_zerotorch_user_{name}"
         module = _once(lambda: _exec_file(name, file))
-        return LazyImpl(str(file), module, lambda s: None, str(file.parent))
+        return LazyImpl(str(file), module, lambda s: None, str(file.parent), single=file.name)
 
     folder = Path(where)
     if str(folder) not in sys.path:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import math
-import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from zerotorch.crosscheck import frames
 from zerotorch.crosscheck.compare import Stage
 from zerotorch.crosscheck.impl import Impl, scratch_impl
 from zerotorch.crosscheck.registry import BOOK, Concept, Missing, concepts
 
 PASS, FAIL, MISSING, ERROR = "PASS", "FAIL", "MISSING", "ERROR"
 TIMEOUT = "TIMEOUT"  # only from ``--impl`` runs (user.py): the reader's code ran out of time
+# Only from ``--impl`` runs: the file holding the concept failed to import; that failure is one
+# ERROR row of its own (``import layers.py``) and the concepts it hides are listed under it.
+BLOCKED = "BLOCKED"
 FAILED = (FAIL, ERROR, TIMEOUT)  # statuses that make a report fail (MISSING: see each caller)
 
 
@@ -40,6 +43,9 @@ class ConceptResult:
     reference_kind: str | None = None  # registry.PYTORCH or registry.BOOK
     differs: str = ""  # how that reference differs from PyTorch (book versions)
     distance: float | None = None  # max |Δ| to the PyTorch reference (None: not measured)
+    blocked_by: str = ""  # BLOCKED: the file whose import failed (its own row says why)
+    source: str = ""  # where the reader's object came from (``ch05/two_layer_net.py``), if known
+    adapted: list[str] = field(default_factory=list)  # their names read as ours (adapter.py)
 
     @property
     def verdict(self) -> str:
@@ -86,15 +92,9 @@ def _finite(v: float | None) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
 
-def _user_frame(exc: BaseException) -> str:
-    """The innermost traceback line outside zerotorch (the implementation's own code)."""
-    if getattr(exc, "user_frame", None):  # the summary was made where the error arose
-        return exc.user_frame
-    frames = traceback.extract_tb(exc.__traceback__)
-    mine = [f for f in frames if "/zerotorch/" not in f.filename.replace("\\", "/")]
-    f = (mine or frames)[-1] if frames else None
-    where = f" at {f.filename}:{f.lineno} ({f.line})" if f else ""
-    return f"{type(exc).__name__}: {exc}{where}"
+def _user_frame(exc: BaseException, impl: Impl | None = None) -> str:
+    """The exception with the deepest traceback line in the implementation's own files."""
+    return frames.summary(exc, getattr(impl, "root", None))
 
 
 def run_concept(concept: Concept, impl: Impl, seed: int = 0) -> ConceptResult:
@@ -109,8 +109,9 @@ def run_concept(concept: Concept, impl: Impl, seed: int = 0) -> ConceptResult:
         res.error = f"not implemented: {exc.args[0]}"
         return res
     except Exception as exc:  # the implementation under test raised: report, don't stop
-        res.status = ERROR
-        res.error = _user_frame(exc)
+        res.blocked_by = getattr(exc, "blocked_by", "")
+        res.status = BLOCKED if res.blocked_by else ERROR
+        res.error = _user_frame(exc, impl)
         return res
     if any(not s.ok for s in res.stages):
         res.status = FAIL
@@ -161,6 +162,8 @@ def format_table(results: list[ConceptResult], impl_name: str = "scratch",
             for row in rows]
     details = []
     for r in results:
+        if r.adapted:
+            details.append(f"{r.name}: your names: {'; '.join(r.adapted)}")
         if r.status == PASS and r.reference_kind == BOOK:
             dist = f" ({_fmt(r.distance)} here)" if r.distance else ""
             details.append(f"{r.name}: {r.verdict}: {r.differs}{dist}")
@@ -188,11 +191,10 @@ def format_table(results: list[ConceptResult], impl_name: str = "scratch",
 
 def verdict_counts(results: list[ConceptResult]) -> dict[str, int]:
     """How many rows got each verdict: PASS, each ``PASS (book …)`` met, FAIL, ERROR, MISSING,
-    and TIMEOUT when some concept timed out."""
+    and TIMEOUT / BLOCKED when some concept timed out / was hidden by a failed import."""
     book = sorted({r.verdict for r in results if r.verdict.startswith("PASS (")})
     order = [PASS, *book, FAIL, ERROR, MISSING]
-    if any(r.status == TIMEOUT for r in results):
-        order.append(TIMEOUT)
+    order += [s for s in (TIMEOUT, BLOCKED) if any(r.status == s for r in results)]
     return {v: sum(r.verdict == v for r in results) for v in order}
 
 

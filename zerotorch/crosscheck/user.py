@@ -1,57 +1,43 @@
 """``zerotorch crosscheck --impl PATH_OR_MODULE``: grade a reader's own NumPy code.
 
 The reader's code (a ``common/``-style folder, one ``.py`` file or a module; see ``loader.py``)
-runs in a child process, one concept after another, each under a time limit: an infinite loop
-becomes a TIMEOUT row and a crash (an exception, ``sys.exit``, a segfault) an ERROR row with the
-reader's own file and line; the worker is replaced and the report goes on. Every concept is
-graded exactly as our ``scratch`` is (``verdict.grade``: each of the concept's references, its
-probes, a one-line diagnosis of a failure).
+runs in the sandbox (``sandbox.py``): its imports are tried once, then every concept runs in a
+fresh child process under a time and a memory limit, so an endless loop becomes a TIMEOUT row and
+a crash (an exception, ``sys.exit``, a segfault) an ERROR row with the reader's own file and
+line, and nothing one concept does reaches another. Every concept is graded exactly as our
+``scratch`` is (``verdict.grade``: each of the concept's references, its probes, a one-line
+diagnosis of a failure), through the adapter for readers' names (``adapter.py``).
 
-``check_impl(spec, only, seed, timeout)`` is the Python API (a list of ``ConceptResult``);
-``run_user(args)`` is what the CLI calls.
+``check_impl(spec, only, seed, timeout, memory_gb, maps)`` is the Python API (a list of
+``ConceptResult``); ``run_user(args)`` is what the CLI calls.
 """
 
 from __future__ import annotations
 
-import contextlib
-import faulthandler
-import linecache
-import multiprocessing as mp
 import os
-import re
-import signal
 import sys
-import tempfile
-import time
-import warnings
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 from zerotorch.crosscheck.runner import (
+    BLOCKED,
     ERROR,
     FAILED,
     MISSING,
-    TIMEOUT,
     ConceptResult,
     exit_status,
     format_json,
     format_table,
 )
-
-# Importing torch and the registry in a fresh process takes a few seconds (more on a loaded
-# machine); this is allowed on top of the per-concept limit.
-STARTUP_TIMEOUT = 120.0
-# After asking a hung worker for its stack, wait this long for the dump before killing it.
-DUMP_GRACE = 1.0
-_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+) in (?P<func>\S+)')
-
+from zerotorch.crosscheck.sandbox import DEFAULT_MEMORY_GB, Sandbox
 
 # ------------------------------------------------------------------------------ the child side
 
 
 def check_concept(concept, impl, seed: int = 0, keep_arrays: bool = False) -> ConceptResult:
     """One concept against the reader's code (in this process), graded against its references
-    (``verdict.grade``: the probes and the diagnosis included). The worker calls this; tests
-    may too.
+    (``verdict.grade``: the probes and the diagnosis included). The sandbox's worker calls this;
+    tests may too.
 
     Arrays are dropped from the stages unless ``keep_arrays`` (only numbers travel back).
     """
@@ -60,12 +46,17 @@ def check_concept(concept, impl, seed: int = 0, keep_arrays: bool = False) -> Co
     # Code written like the book's draws initial weights and dropout masks from the global
     # np.random; seeding it for the duration of the check (state restored afterwards) makes
     # such a run reproducible like ours.
+    used = getattr(impl, "used", None)
+    if used is not None:
+        used.clear()
     saved = np.random.get_state()  # noqa: NPY002
     np.random.seed(seed)  # noqa: NPY002
     try:
         result = _checked(concept, impl, seed)
     finally:
         np.random.set_state(saved)  # noqa: NPY002
+    if used:
+        result.adapted = list(used)
     for s in result.stages:
         if not keep_arrays:
             s.expected = s.actual = None
@@ -82,253 +73,83 @@ def _checked(concept, impl, seed: int) -> ConceptResult:
     except BaseException as exc:  # SystemExit, KeyboardInterrupt raised by the reader's code
         result = ConceptResult(concept.name, concept.chapter, ERROR,
                                builtin_name=concept.builtin_name)
-        result.error = _user_frame(exc)
+        result.error = _user_frame(exc, impl)
         return result
-
-
-def _worker_main(conn, located: tuple[str, str], cwd: str, seed: int, dump_path: str) -> None:
-    """The child: load the implementation lazily, then answer concept names until ``None``."""
-    os.chdir(cwd)  # a forkserver child starts where the server started, not where we are
-    # The reader's prints go to stderr, so --json output on stdout stays machine-readable.
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    warnings.simplefilter("ignore")
-    dump = open(dump_path, "w")  # noqa: SIM115  (kept open for faulthandler until exit)
-    faulthandler.enable(file=dump, all_threads=False)
-    if hasattr(signal, "SIGUSR1"):
-        faulthandler.register(signal.SIGUSR1, file=dump, all_threads=False)
-    from zerotorch.crosscheck import concepts
-    from zerotorch.crosscheck.loader import load_located
-    from zerotorch.crosscheck.pairs import REGISTRY
-
-    concepts()  # fill the registry
-    impl = _adapt_kwargs(load_located(*located))
-    conn.send(("ready", None))
-    while True:
-        name = conn.recv()
-        if name is None:
-            break
-        concept = REGISTRY[name]
-        result = check_concept(concept, impl, seed)
-        try:
-            conn.send(("result", result))
-        except Exception as exc:  # noqa: BLE001  (something unpicklable in the result)
-            conn.send(("result", _row(concept, ERROR, f"the result could not be sent back: "
-                                                      f"{type(exc).__name__}: {exc}")))
-
-
-# Keyword arguments the registry passes under our name where the book spells them differently.
-KWARG_ALIASES = {"dropout_ratio": ("dropout_ration",)}  # MultiLayerNetExtend's (sic)
-
-
-def _adapt_kwargs(impl):
-    """Let classes written to the book's signatures take the registry's keyword arguments.
-
-    The registry builds networks and Dropout with ``rng=`` (our API); a class that does not take
-    it has the argument dropped and draws from ``np.random`` as the book's do (everything that
-    is compared, parameters and masks, is read back from the object). A keyword the book spells
-    differently (``KWARG_ALIASES``) is renamed.
-    """
-    import inspect
-
-    resolve = impl.resolve
-    cache: dict = {}
-
-    def accepted(cls) -> set[str] | None:
-        try:
-            params = inspect.signature(cls).parameters.values()
-        except (TypeError, ValueError):
-            return None
-        if any(p.kind is p.VAR_KEYWORD for p in params):
-            return None
-        return {p.name for p in params}
-
-    def adapted(dotted: str):
-        obj = resolve(dotted)
-        names = accepted(obj) if isinstance(obj, type) else None
-        if names is None or ("rng" in names and not any(
-                a in names for alias in KWARG_ALIASES.values() for a in alias)):
-            return obj
-        if obj not in cache:
-            def __init__(self, *args, _cls=obj, _names=frozenset(names), **kwargs):
-                for key in list(kwargs):
-                    if key in _names:
-                        continue
-                    if key == "rng":
-                        del kwargs[key]
-                    for alias in KWARG_ALIASES.get(key, ()):
-                        if alias in _names:
-                            kwargs[alias] = kwargs.pop(key)
-                            break
-                _cls.__init__(self, *args, **kwargs)
-
-            cache[obj] = type(obj.__name__, (obj,), {"__init__": __init__,
-                                                     "__module__": obj.__module__,
-                                                     "__qualname__": obj.__qualname__})
-        return cache[obj]
-
-    impl.resolve = adapted
-    return impl
 
 
 # ------------------------------------------------------------------------------ the parent side
 
 
-def _context():
-    """``forkserver`` where available (a fresh worker is a fork of a server that has already
-    imported torch and the registry: restarting after a timeout costs milliseconds, not the
-    seconds of a new interpreter), else ``spawn``. Never plain ``fork`` of the report's process.
-    """
-    if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["zerotorch.crosscheck.user", "zerotorch.crosscheck.pairs"])
-    return ctx
+def _root(kind: str, where: str) -> str | None:
+    if kind == "folder":
+        return where
+    if kind == "file":
+        return str(Path(where).parent)
+    import importlib.util
+
+    found = importlib.util.find_spec(where)
+    origin = found.origin if found and found.has_location else None
+    return str(Path(origin).parent) if origin else None
 
 
-class _Worker:
-    """One child process running concepts one after another; replaced when it hangs or dies."""
+def import_rows(results: list[ConceptResult], broken: dict[str, str]) -> list[ConceptResult]:
+    """One ERROR row per file whose import failed and that hid a concept of this report."""
+    from zerotorch.crosscheck.loader import file_label
 
-    def __init__(self, located: tuple[str, str], seed: int):
-        self.located, self.seed = located, seed
-        self.cwd = os.getcwd()
-        self.proc = None
-        self.conn = None
-        fd, self.dump_path = tempfile.mkstemp(prefix="zerotorch-dump-", suffix=".txt")
-        os.close(fd)
-
-    def _start(self) -> str | None:
-        """Start a worker; the reason it could not start, or None."""
-        ctx = _context()
-        parent, child = ctx.Pipe()
-        open(self.dump_path, "w").close()
-        self.proc = ctx.Process(target=_worker_main, args=(child, self.located, self.cwd,
-                                                           self.seed, self.dump_path),
-                                daemon=True)
-        self.proc.start()
-        child.close()
-        self.conn = parent
-        if not parent.poll(STARTUP_TIMEOUT):
-            self.stop(kill=True)
-            return f"the checking process did not start within {STARTUP_TIMEOUT:g} s"
-        try:
-            kind, _ = parent.recv()
-        except (EOFError, OSError):
-            code = self._exitcode()
-            self.stop(kill=True)
-            return f"the checking process failed to start ({code})"
-        return None if kind == "ready" else "the checking process failed to start"
-
-    def _exitcode(self) -> str:
-        self.proc.join(2)
-        code = self.proc.exitcode
-        if code is not None and code < 0:
-            with contextlib.suppress(ValueError):
-                return f"killed by {signal.Signals(-code).name}"
-        return f"exit status {code}"
-
-    def stop(self, kill: bool = False) -> None:
-        if self.proc is None:
-            return
-        if kill:
-            self.proc.kill()
-        else:
-            with contextlib.suppress(OSError, BrokenPipeError):
-                self.conn.send(None)
-        self.proc.join(5)
-        if self.proc.is_alive():
-            self.proc.kill()
-            self.proc.join(5)
-        self.conn.close()
-        self.proc = self.conn = None
-
-    def close(self) -> None:
-        self.stop()
-        with contextlib.suppress(OSError):
-            os.unlink(self.dump_path)
-
-    def run(self, concept, timeout: float, root: str | None) -> ConceptResult:
-        """The concept's result, or a TIMEOUT/ERROR row when the worker hangs or dies."""
-        if self.proc is None:
-            why = self._start()
-            if why:
-                return _row(concept, ERROR, why)
-        open(self.dump_path, "w").close()
-        self.conn.send(concept.name)
-        if self.conn.poll(timeout):
-            try:
-                _, result = self.conn.recv()
-                return result
-            except (EOFError, OSError):
-                where = self._exitcode()
-                frame = _dumped_frame(self.dump_path, root)
-                self.stop(kill=True)
-                return _row(concept, ERROR, f"the process died ({where}) while checking this "
-                            f"concept{frame}")
-        # Timed out: ask for the stack (POSIX), then kill and start afresh for the next one.
-        if hasattr(signal, "SIGUSR1"):
-            with contextlib.suppress(OSError):
-                os.kill(self.proc.pid, signal.SIGUSR1)
-            time.sleep(DUMP_GRACE)
-        frame = _dumped_frame(self.dump_path, root)
-        self.stop(kill=True)
-        return _row(concept, TIMEOUT, f"no result within {timeout:g} s (an endless loop?)"
-                    f"{frame}")
+    rows = []
+    for stem, why in broken.items():
+        label = file_label(stem)
+        hidden = [r.name for r in results if r.status == BLOCKED and r.blocked_by == label]
+        if hidden:
+            rows.append(ConceptResult(f"import {label}", "-", ERROR, error=why,
+                                      diagnosis=f"blocks {len(hidden)} concept"
+                                                f"{'s' if len(hidden) > 1 else ''}: "
+                                                + ", ".join(hidden)))
+    return rows
 
 
-def _row(concept, status: str, error: str) -> ConceptResult:
-    return ConceptResult(concept.name, concept.chapter, status, builtin_name=concept.builtin_name,
-                         error=error)
-
-
-def _dumped_frame(path: str, root: str | None) -> str:
-    """`` at file:line (source)`` for the reader's innermost frame in a faulthandler dump."""
-    try:
-        text = Path(path).read_text(errors="replace")
-    except OSError:
-        return ""
-    frames = [m.groupdict() for m in _FRAME.finditer(text)]  # most recent call first
-    if not frames:
-        return ""
-    mine = [f for f in frames if root and os.path.abspath(f["file"]).startswith(root)]
-    if not mine:
-        mine = [f for f in frames if "/zerotorch/" not in f["file"].replace("\\", "/")
-                and "site-packages" not in f["file"] and "/lib/python" not in f["file"]]
-    if not mine:
-        return ""
-    f = mine[0]
-    line = linecache.getline(f["file"], int(f["line"])).strip()
-    return f" at {f['file']}:{f['line']} ({line})" if line else f" at {f['file']}:{f['line']}"
+def default_jobs() -> int:
+    """Workers run side by side: up to 4, never more than the CPUs."""
+    return max(1, min(4, os.cpu_count() or 1))
 
 
 def check_impl(spec: str, only=None, seed: int = 0, timeout: float = 60.0,
-               progress: bool = False) -> list[ConceptResult]:
-    """Check every registered concept (or those in ``only``) against the reader's code.
+               progress: bool = False, memory_gb: float | None = DEFAULT_MEMORY_GB,
+               maps: tuple[str, ...] = (), jobs: int | None = None) -> list[ConceptResult]:
+    """Check every registered concept (or those in ``only``) against the reader's code, in up
+    to ``jobs`` workers at a time (``default_jobs()``); the rows keep the registry's order.
 
-    Raises ``loader.ImplLoadError`` when ``spec`` names nothing loadable and ``KeyError`` for an
-    unknown concept name; everything the reader's code does is reported per concept.
+    The rows: one per file that failed to import (and hid concepts), then one per concept.
+    Raises ``loader.ImplLoadError`` when ``spec`` names nothing loadable, ``KeyError`` for an
+    unknown concept name and ``ValueError`` for a malformed ``--map``; everything the reader's
+    code does is reported per concept.
     """
+    from zerotorch.crosscheck.adapter import parse_map
     from zerotorch.crosscheck.loader import locate
     from zerotorch.crosscheck.registry import concepts
 
+    for m in maps:
+        parse_map(m)
     kind, where = locate(spec)
-    root = where if kind == "folder" else (str(Path(where).parent) if kind == "file" else None)
     todo = concepts(only)
-    worker = _Worker((kind, where), seed)
-    results = []
+    sandbox = Sandbox((kind, where), _root(kind, where), seed, timeout, memory_gb, maps)
     try:
-        bar = todo
-        if progress:
-            from tqdm import tqdm
+        sandbox.probe()
+        with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
+            running = [pool.submit(sandbox.run, concept) for concept in todo]
+            done = as_completed(running)
+            if progress:
+                from tqdm import tqdm
 
-            bar = tqdm(todo, desc="crosscheck", unit="concept", file=sys.stderr, leave=False,
-                       disable=None)
-        for concept in bar:
-            results.append(worker.run(concept, timeout, root))
+                done = tqdm(done, total=len(todo), desc="crosscheck", unit="concept",
+                            file=sys.stderr, leave=False, disable=None)
+            for _ in done:
+                pass
+        results = [r.result() for r in running]
     finally:
-        worker.close()
+        sandbox.close()
     note_failed_requirements(results, todo)
-    return results
+    return import_rows(results, sandbox.broken) + results
 
 
 def note_failed_requirements(results: list[ConceptResult], checked) -> None:
@@ -351,11 +172,15 @@ def run_user(args) -> int:
 
     try:
         results = check_impl(args.impl, only=args.only, seed=args.seed, timeout=args.timeout,
-                             progress=not args.json)
+                             progress=not args.json,
+                             memory_gb=(DEFAULT_MEMORY_GB if getattr(args, "memory", None)
+                                        is None else args.memory),
+                             maps=tuple(getattr(args, "map", None) or ()),
+                             jobs=getattr(args, "jobs", None))
     except ImplLoadError as exc:
         print(f"zerotorch crosscheck: --impl {exc}", file=sys.stderr)
         return 2
-    except KeyError as exc:
+    except (KeyError, ValueError) as exc:
         print(f"zerotorch crosscheck: {exc.args[0]}", file=sys.stderr)
         return 2
     name = args.impl
@@ -363,6 +188,8 @@ def run_user(args) -> int:
         print(format_json(results, name))
     else:
         print(format_table(results, name, shapes=True))
+        if any(r.status == BLOCKED for r in results):
+            print("BLOCKED = in a file that failed to import (its own row says where)")
         if any(r.status == MISSING for r in results):
             print("MISSING = not implemented in your code (not counted as a failure)")
         if any(r.verdict.startswith("PASS (") for r in results):
