@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import re
+
+import numpy as np
 
 # The book's argument order for each class we construct and each method we call with keywords.
 BOOK_ARGS: dict[str, tuple[str, ...]] = {
@@ -124,16 +127,28 @@ def _wrap_method(method, book_order):
     return call
 
 
+BOOK_PARAM = re.compile(r"^(W|b|gamma|beta)\d*$")
+
+
 def _attr_lookup(used: list[str]):
+    def note(text):
+        if text not in used:
+            used.append(text)
+
     def __getattr__(self, name):  # only called when normal lookup fails
         roles = ATTR_ROLES.get(name)
         if roles:
             for key in list(vars(self)):
                 if key != name and _norm(key) in roles:
-                    note = f"{type(self).__name__}.{key} read as {name}"
-                    if note not in used:
-                        used.append(note)
+                    note(f"{type(self).__name__}.{key} read as {name}")
                     return getattr(self, key)
+        if name == "params":  # 4.4.2's simpleNet keeps its weights in self.W, no params dict
+            found = {k: v for k, v in vars(self).items()
+                     if BOOK_PARAM.match(k) and isinstance(v, np.ndarray)}
+            if found:
+                note(f"{type(self).__name__}.params built from {', '.join(found)}")
+                object.__setattr__(self, "params", found)
+                return found
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     return __getattr__
@@ -151,11 +166,13 @@ class Adapted:
     def __getattr__(self, name):
         return getattr(self.impl, name)
 
-    def resolve(self, dotted: str):
+    def resolve(self, dotted: str, chapter: str | None = None):
         if dotted in self.maps:
             obj = self.impl.resolve_path(self.maps[dotted])
+            if obj is not None and hasattr(self.impl, "found_in"):
+                self.impl.found_in[dotted.partition(".")[2]] = f"--map {self.maps[dotted]}"
         else:
-            obj = self.impl.resolve(dotted)
+            obj = self.impl.resolve(dotted, chapter=chapter)
         if not isinstance(obj, type):
             return obj
         if obj not in self._cache:

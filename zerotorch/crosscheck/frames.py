@@ -60,6 +60,8 @@ def summary(exc: BaseException, root: str | None = None) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if "importlib" not in f.filename]
     i = pick([f.filename for f in frames], root)
+    if i is None:  # not in their code: our deepest frame, but never the adapter's own lookup
+        frames = [f for f in frames if os.path.basename(f.filename) != "adapter.py"] or frames
     f = frames[i] if i is not None else (frames[-1] if frames else None)
     return f"{type(exc).__name__}: {exc}" + (where(f.filename, f.lineno, f.line) if f else "")
 

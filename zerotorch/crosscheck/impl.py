@@ -43,9 +43,10 @@ class Impl:
         self.name = name
         self.modules = modules
 
-    def resolve(self, dotted: str):
+    def resolve(self, dotted: str, chapter: str | None = None):
         """The object named ``module.attr`` (e.g. ``layers.Affine``), or ``None`` when absent;
-        the book's earlier name (``NAME_ALIASES``) when only that one is defined."""
+        the book's earlier name (``NAME_ALIASES``) when only that one is defined. (``chapter``,
+        the concept's section, matters only to a repository's chapter files: ``loader.py``.)"""
         for name in (dotted, *NAME_ALIASES.get(dotted, ())):
             prefix, _, attr = name.partition(".")
             for stem in MODULE_ALIASES.get(prefix, (prefix,)):

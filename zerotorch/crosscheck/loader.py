@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from zerotorch.crosscheck import frames
+from zerotorch.crosscheck import frames, layout
 from zerotorch.crosscheck.impl import MODULE_ALIASES, NAME_ALIASES, Impl
 
 PACKAGE_NAME = "common"  # the name the book's files import each other by
@@ -69,24 +69,57 @@ class LazyImpl(Impl):
 
     ``importer(stem)`` imports and returns the module for a book stem (``layers``…), raising
     ``ModuleNotFoundError`` naming ``missing_name(stem)`` when the implementation has no such
-    file. ``modules`` fills as stems are imported; ``errors`` maps a stem to the summary of the
-    exception its import raised. ``root`` is the folder the user's code lives in (to pick the
-    user's frame out of a traceback).
+    file. ``modules`` fills as stems are imported; ``errors`` maps a stem (or a file's path
+    relative to the tree, ``ch04/two_layer_net.py``) to the summary of what its import raised.
+    ``root`` is the folder the user's code lives in (to pick the user's frame out of a
+    traceback). ``sources`` (``layout.scan``) are the tree's files, found by what they define:
+    a concept the book-named files lack is taken from the most specific file defining it (see
+    ``_resolve_one``); ``prefer`` is the chapter asked for (``--impl ch05/``), searched first.
     """
 
     def __init__(self, name: str, importer, missing_name, root: str | None = None,
-                 single: str | None = None):
+                 single: str | None = None, sources=(), library: Path | None = None,
+                 prefer: int | None = None):
         super().__init__(name, {})
         self.importer = importer
         self.missing_name = missing_name
         self.root = root
         self.single = single  # one module holds every name: its file name (``mine.py``)
+        self.sources = list(sources)
+        self.library = library
+        self.prefer = prefer
         self.errors: dict[str, str] = {}
+        self.found_in: dict[str, str] = {}  # book name → the file it was taken from
         self._absent: set[str] = set()
 
-    def probe_stems(self) -> list[str]:
-        """The stems whose import the sandbox tries once, before any concept runs."""
-        return [self.single] if self.single else book_stems()
+    def probe_stems(self, names=()) -> list[str]:
+        """What the sandbox imports once, before any concept: the book-named files, and every
+        other file of the tree that defines one of ``names`` (lower-case compared)."""
+        if self.single:
+            return [self.single]
+        wanted = {n.lower() for n in names}
+        keys = book_stems()
+        for s in self.sources:
+            if any(n.lower() in wanted for n in s.defines):
+                key = self._key(s)
+                if key not in keys:
+                    keys.append(key)
+        return keys
+
+    def _key(self, source) -> str:
+        """A library file by its stem (``layers``), any other by its path (``ch04/x.py``)."""
+        if source.library and self.library is not None:
+            return source.path.relative_to(self.library).with_suffix("").as_posix().replace(
+                "/", ".")
+        return source.rel
+
+    def label(self, key: str) -> str:
+        """How the report names a file: ``layers.py``, ``common/layers.py``, ``ch04/x.py``."""
+        if key.endswith(".py"):
+            return key
+        if self.library is not None and self.root and Path(self.root) != self.library:
+            return f"{self.library.relative_to(self.root).as_posix()}/{file_label(key)}"
+        return file_label(key)
 
     def load(self, stem: str) -> ModuleType | None:
         """The module for ``stem`` (importing it the first time), or ``None`` if absent/broken."""
@@ -96,7 +129,10 @@ class LazyImpl(Impl):
         if stem in self._absent or stem in self.errors:
             return None
         try:
-            mod = self.importer(stem)
+            if stem.endswith(".py") and not self.single:
+                mod = self._load_file(stem)
+            else:
+                mod = self.importer(stem)
         except ModuleNotFoundError as exc:
             if exc.name == self.missing_name(stem):
                 self._absent.add(stem)
@@ -111,11 +147,20 @@ class LazyImpl(Impl):
         self.modules[stem] = mod
         return mod
 
-    def resolve(self, dotted: str):
+    def _load_file(self, rel: str) -> ModuleType:
+        """A file outside the library: a chapter script definitions only, any other whole."""
+        source = next(s for s in self.sources if s.rel == rel)
+        name = "_zerotorch_user_" + "".join(c if c.isalnum() else "_" for c in rel[:-3])
+        if source.chapter is not None:
+            return layout.definitions_module(source.path, name)
+        return _exec_file(name, source.path)
+
+    def resolve(self, dotted: str, chapter: str | None = None):
         """Like ``Impl.resolve`` (earlier book names included); raises ``ImplImportError`` when
-        the file that might hold the object failed to import (an error, not a MISSING)."""
+        the file that might hold the object failed to import (an error, not a MISSING).
+        ``chapter`` is the concept's book section (``5.6.2``), for the tree's chapter files."""
         for name in (dotted, *NAME_ALIASES.get(dotted, ())):
-            obj = self._resolve_one(name)
+            obj = self._resolve_one(name, _chapter_number(chapter))
             if obj is not None:
                 return obj
         return None
@@ -124,7 +169,7 @@ class LazyImpl(Impl):
         """``module.attr`` in the reader's own files (``--map``): ``mylayers.AffineLayer``."""
         module, _, attr = path.rpartition(".")
         if module in self.errors:
-            raise ImplImportError(file_label(module), self.errors[module])
+            raise ImplImportError(self.label(module), self.errors[module])
         if self.single:
             try:
                 mod = importlib.import_module(module)
@@ -133,24 +178,93 @@ class LazyImpl(Impl):
         else:
             mod = self.load(module)
             if module in self.errors:
-                raise ImplImportError(file_label(module), self.errors[module])
+                raise ImplImportError(self.label(module), self.errors[module])
         return getattr(mod, attr, None) if mod is not None else None
 
-    def _resolve_one(self, dotted: str):
+    def _resolve_one(self, dotted: str, chapter: int | None):
+        """Where a name is looked for, most specific first: the files of the chapter asked for
+        (``--impl ch05/``); for a network, the files of its own chapter (ch04's TwoLayerNet is
+        not ch05's); the book-named library files; the concept's chapter; any other file. A
+        name differing only in case counts if it is of the same kind (class or function)."""
         prefix, _, attr = dotted.partition(".")
+        kind = "class" if attr[:1].isupper() else "function"
         stems = (self.single,) if self.single else MODULE_ALIASES.get(prefix, (prefix,))
-        loaded = [m for m in (self.load(stem) for stem in stems) if m is not None]
-        for mod in loaded:
-            if hasattr(mod, attr):
-                return getattr(mod, attr)
-        for mod in loaded:  # the book's ``simpleNet``, a reader's ``ReLU``: one that differs
-            same = [k for k in vars(mod) if k.lower() == attr.lower()]  # only in case
-            if len(same) == 1:
-                return getattr(mod, same[0])
+
+        def files(c):
+            return [s for s in self.sources if c is not None and s.chapter == c]
+
+        asked, own = files(self.prefer), files(chapter)
+        rest = [s for s in self.sources if s not in asked and s not in own]
+        steps = [lambda: self._from_sources(asked, dotted, attr, kind, chapter),
+                 lambda: self._from_stems(stems, attr, kind),
+                 lambda: self._from_sources(own, dotted, attr, kind, chapter),
+                 lambda: self._from_sources(rest, dotted, attr, kind, chapter)]
+        if prefix == "networks":
+            steps[1], steps[2] = steps[2], steps[1]
+        for step in steps:
+            obj = step()
+            if obj is not None:
+                return obj
         broken = [s for s in stems if s in self.errors]
         if broken:
-            raise ImplImportError(file_label(broken[0]), self.errors[broken[0]])
+            raise ImplImportError(self.label(broken[0]), self.errors[broken[0]])
         return None
+
+    def _from_stems(self, stems, attr: str, kind: str):
+        loaded = [(s, m) for s, m in ((s, self.load(s)) for s in stems) if m is not None]
+        for stem, mod in loaded:
+            if hasattr(mod, attr):
+                self.found_in[attr] = self.label(stem)
+                return getattr(mod, attr)
+        for stem, mod in loaded:  # the book's ``simpleNet``, a reader's ``ReLU``
+            same = _same_but_case(vars(mod), attr, kind)
+            if same:
+                self.found_in[attr] = self.label(stem)
+                return getattr(mod, same)
+        return None
+
+    def _from_sources(self, sources, dotted: str, attr: str, kind: str, chapter: int | None):
+        for source in sources:
+            names = [attr]
+            if source.chapter is not None and source.chapter == chapter:
+                names.append(layout.CHAPTER_NAMES.get(dotted, attr))
+            hit = next((n for n in names if source.defines.get(n) == kind), None)
+            if hit is None:
+                hit = _same_but_case(source.defines, attr, kind, kinds=True)
+            if hit is None:
+                continue
+            key = self._key(source)
+            mod = self.load(key)
+            if mod is None:
+                if key in self.errors:
+                    raise ImplImportError(self.label(key), self.errors[key])
+                continue
+            self.found_in[attr] = self.label(key) + (" (definitions only)"
+                                                     if source.chapter is not None else "")
+            return getattr(mod, hit, None)
+        return None
+
+    def suggestions(self, dotted: str) -> list[str]:
+        """Close names in the reader's files for a concept not found (``file:Name``)."""
+        attr = dotted.partition(".")[2].split("[")[0]
+        kind = "class" if attr[:1].isupper() else "function"
+        return layout.close_names(attr, self.sources, kind)
+
+
+def _same_but_case(names, attr: str, kind: str, kinds: bool = False) -> str | None:
+    """The one name in ``names`` equal to ``attr`` but for case, of the same kind."""
+    def kind_of(value):
+        if kinds:
+            return value
+        return "class" if isinstance(value, type) else "function" if callable(value) else None
+
+    same = [k for k, v in names.items() if k.lower() == attr.lower() and kind_of(v) == kind]
+    return same[0] if len(same) == 1 else None
+
+
+def _chapter_number(section: str | None) -> int | None:
+    head = (section or "").split(".", 1)[0]
+    return int(head) if head.isdigit() else None
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -198,33 +312,57 @@ def _has_book_files(folder: Path) -> bool:
     return any((folder / f"{s}.py").exists() for s in book_stems())
 
 
-def locate(spec: str) -> tuple[str, str]:
-    """Classify ``spec`` as ``("folder", path)``, ``("file", path)`` or ``("module", name)``.
+def _chapter_folders(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.is_dir() and layout.chapter_of(p.name) is not None
+            and any(p.glob("*.py"))]
 
-    Raises ``ImplLoadError`` with a readable message when it is none of them. Only the import
-    system's finders run here: no user code is executed.
+
+def locate(spec: str) -> tuple[str, ...]:
+    """Classify ``spec`` (no user code runs here, only the import system's finders):
+
+    - ``("tree", root)``: a repository laid out like the book's (a ``common/`` folder or
+      book-named files, and chapter folders); ``("tree", root, "5")`` for a chapter folder
+      (``ch05/``), whose scripts import ``common`` from its parent;
+    - ``("folder", path)``: a ``common/``-style folder;
+    - ``("file", path)``: one ``.py`` file;
+    - ``("module", name, cwd)``: an importable module (the current folder importable too).
+
+    Raises ``ImplLoadError`` with a readable message when it is none of them.
     """
     path = Path(spec).expanduser()
     if path.is_dir():
-        if not _has_book_files(path) and (path / PACKAGE_NAME).is_dir():
-            path = path / PACKAGE_NAME  # the book's repository root: use its common/
-        if not _has_book_files(path):
-            raise ImplLoadError(
-                f"{spec}: no book module files found (expected some of "
-                f"{', '.join(s + '.py' for s in book_stems())})")
-        return "folder", str(path.resolve())
+        path = path.resolve()
+        chapter = layout.chapter_of(path.name)
+        parent = path.parent
+        if chapter is not None and ((parent / PACKAGE_NAME).is_dir() or _has_book_files(parent)):
+            return "tree", str(parent), str(chapter)
+        if (path / PACKAGE_NAME).is_dir() or (_chapter_folders(path) and (
+                _has_book_files(path) or any(path.glob("*.py")))):
+            return "tree", str(path)
+        if _has_book_files(path) or any(path.glob("*.py")):
+            return "folder", str(path)
+        raise ImplLoadError(
+            f"{spec}: no Python files found (expected the book's layout: a common/ folder, "
+            f"chapter folders, or some of {', '.join(s + '.py' for s in book_stems())})")
     if path.suffix == ".py" or path.is_file():
         if not path.is_file():
             raise ImplLoadError(f"{spec}: no such file")
         return "file", str(path.resolve())
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.append(cwd)  # ``python -m`` has it, the console script does not
     try:
         found = importlib.util.find_spec(spec)
     except (ImportError, ValueError) as exc:
         raise ImplLoadError(f"{spec}: not a folder, a .py file or an importable module "
                             f"({type(exc).__name__}: {exc})") from None
+    finally:
+        if added:
+            sys.path.remove(cwd)
     if found is None:
         raise ImplLoadError(f"{spec}: not a folder, a .py file or an importable module")
-    return "module", spec
+    return "module", spec, cwd
 
 
 def _once(make):
@@ -271,9 +409,11 @@ def load_impl(spec: str) -> LazyImpl:
     return load_located(*locate(spec))
 
 
-def load_located(kind: str, where: str) -> LazyImpl:
-    """``load_impl`` for an already ``locate``d implementation (an absolute path or a module)."""
+def load_located(kind: str, where: str, extra: str | None = None) -> LazyImpl:
+    """``load_impl`` for an already ``locate``d implementation (see ``locate``)."""
     if kind == "module":
+        if extra and extra not in sys.path:
+            sys.path.append(extra)
         found = importlib.util.find_spec(where)
         origin = found.origin if found and found.has_location else None
         root = os.path.dirname(os.path.abspath(origin)) if origin else None
@@ -294,18 +434,26 @@ def load_located(kind: str, where: str) -> LazyImpl:
         module = _once(lambda: _exec_file(name, file))
         return LazyImpl(str(file), module, lambda s: None, str(file.parent), single=file.name)
 
-    folder = Path(where)
-    if str(folder) not in sys.path:
-        sys.path.append(str(folder))  # flat ``from layers import *`` imports
+    root = Path(where)
+    if kind == "tree":
+        library = root / PACKAGE_NAME if (root / PACKAGE_NAME).is_dir() else root
+        if str(root) not in sys.path:
+            sys.path.append(str(root))  # what the chapter scripts' sys.path.append(os.pardir) does
+    else:
+        library = root
+    if str(library) not in sys.path:
+        sys.path.append(str(library))  # flat ``from layers import *`` imports
     for key in [k for k in sys.modules if k == PACKAGE_NAME or k.startswith(PACKAGE_NAME + ".")]:
         del sys.modules[key]
-    package = _once(lambda: _register_package(PACKAGE_NAME, folder))
-    alias = folder.name
+    package = _once(lambda: _register_package(PACKAGE_NAME, library))
+    alias = library.name
     if alias.isidentifier() and alias != PACKAGE_NAME and alias not in sys.modules:
         other = None if alias in sys.builtin_module_names else importlib.util.find_spec(alias)
         same = other is not None and [os.path.abspath(p) for p in
-                                      (other.submodule_search_locations or [])] == [str(folder)]
+                                      (other.submodule_search_locations or [])] == [str(library)]
         if alias not in sys.builtin_module_names and (other is None or same):
             sys.meta_path.insert(0, _AliasFinder(alias, PACKAGE_NAME))
-    return LazyImpl(str(folder), _submodule_importer(package, PACKAGE_NAME),
-                    lambda s: f"{PACKAGE_NAME}.{s}", str(folder))
+    sources = layout.scan(root, library, max_depth=2 if kind == "tree" else 0)
+    return LazyImpl(str(root), _submodule_importer(package, PACKAGE_NAME),
+                    lambda s: f"{PACKAGE_NAME}.{s}", str(root), sources=sources,
+                    library=library, prefer=int(extra) if extra else None)

@@ -89,6 +89,16 @@ class Probe:
     transform: Callable[[tuple], tuple]  # original inputs -> probe inputs
 
 
+@dataclass(frozen=True)
+class Form:
+    """Another printed form of a concept, graded when the reader's code raises on the general
+    one (a 2-D-only Affine as printed in 5.6.2, a convnet hard-coded for 28×28): ``fields``
+    replace the concept's, ``label`` says in the row which form was graded."""
+
+    label: str
+    fields: Mapping = field(default_factory=dict)
+
+
 class Missing(LookupError):
     """The implementation does not provide the concept's scratch side."""
 
@@ -115,6 +125,8 @@ class Concept:
     # Other concepts the scratch side is built from (``layers.Affine`` for a network): when
     # one of them fails too, the ``--impl`` report says to fix that one first.
     requires: tuple[str, ...] = ()
+    # Other printed forms, tried in order when the code raises on this one (``Form``).
+    forms: tuple[Form, ...] = ()
 
     def versions(self) -> list[Reference]:
         """Every reference, PyTorch-equal ones first, then the book's versions."""
@@ -138,7 +150,7 @@ class Concept:
 
     def lookup(self, impl: Impl, dotted: str | None = None):
         name = dotted or self.scratch_name
-        obj = impl.resolve(name)
+        obj = impl.resolve(name, chapter=self.chapter)
         if obj is None:
             raise Missing(name)
         return obj
@@ -384,9 +396,12 @@ class NetworkPair(Concept):
         net_t = self.torch_build(net)
         net_t.loss_delta = self.loss_delta
         x, t = self.inputs(rng)
+        # 4.4.2's simpleNet has no gradient method: the book differentiates its loss numerically
+        has_gradient = self.scratch_loss_and_grads is not None or callable(
+            getattr(net, "gradient", None))
         if self.scratch_loss_and_grads is None:
             def loss_and_grads(n, x_, t_):
-                return n.loss(x_, t_), n.gradient(x_, t_)
+                return n.loss(x_, t_), (n.gradient(x_, t_) if has_gradient else {})
         else:
             loss_and_grads = self.scratch_loss_and_grads
         loss_s, grads_s = loss_and_grads(net, x, t)
@@ -396,6 +411,17 @@ class NetworkPair(Concept):
         loss_t.backward()
         named = dict(net_t.named_parameters())
         book_params = net_t.book_params() if hasattr(net_t, "book_params") else named
+        if not has_gradient:
+            self._delta_bend(net_t, book_params, lambda: torch_loss(net_t, net, tensor(x),
+                                                                     tensor(t)))
+            for k in net.params:  # p.grad is now the exact derivative, delta included
+                num = numerical_grad(lambda: float(loss_and_grads(net, x, t)[0]), net.params[k])
+                p = book_params.get(k)
+                stages.append(compare(f"d{k}", None if p is None else p.grad, num,
+                                      rtol=NUMERICAL_RTOL, atol=NUMERICAL_ATOL,
+                                      note="central differences of your loss (no gradient "
+                                           "method, as 4.4.2's simpleNet) vs autograd"))
+            return stages
         for k in net.params:
             p = book_params.get(k)
             stages.append(compare(f"d{k}", None if p is None else p.grad, grads_s.get(k),

@@ -46,6 +46,7 @@ class ConceptResult:
     blocked_by: str = ""  # BLOCKED: the file whose import failed (its own row says why)
     source: str = ""  # where the reader's object came from (``ch05/two_layer_net.py``), if known
     adapted: list[str] = field(default_factory=list)  # their names read as ours (adapter.py)
+    form: str = ""  # the printed form graded, when not the concept's general one (``Form``)
 
     @property
     def verdict(self) -> str:
@@ -84,6 +85,8 @@ class ConceptResult:
             "first_failure_against": first.against if first else None,
             "error": self.error or None,
             "diagnosis": self.diagnosis or None,
+            "form": self.form or None,
+            "source": self.source or None,
             "stages": [s.to_json() for s in self.stages],
         }
 
@@ -107,6 +110,9 @@ def run_concept(concept: Concept, impl: Impl, seed: int = 0) -> ConceptResult:
     except Missing as exc:
         res.status = MISSING
         res.error = f"not implemented: {exc.args[0]}"
+        close = impl.suggestions(exc.args[0]) if hasattr(impl, "suggestions") else []
+        if close:
+            res.error += f" (did you mean {', '.join(close)}? --map names it)"
         return res
     except Exception as exc:  # the implementation under test raised: report, don't stop
         res.blocked_by = getattr(exc, "blocked_by", "")
@@ -146,6 +152,9 @@ def format_table(results: list[ConceptResult], impl_name: str = "scratch",
     """
     head = ("concept", "ch", "forward", "dx", "param grads", "vs built-in", "to PyTorch",
             "verdict")
+    sources = any(r.source for r in results)
+    if sources:
+        head += ("from",)
     rows = []
     for r in results:
         fwd = r.max_abs("zerotorch", ("forward", "loss"))
@@ -154,7 +163,8 @@ def format_table(results: list[ConceptResult], impl_name: str = "scratch",
         builtin = r.max_abs("builtin")
         rows.append((r.name, r.chapter, _fmt(fwd), _fmt(dx), _fmt(params),
                      _fmt(builtin) if r.builtin_name else "-",
-                     _fmt(r.distance) if r.status in (PASS, FAIL) else "-", r.verdict))
+                     _fmt(r.distance) if r.status in (PASS, FAIL) else "-", r.verdict)
+                    + ((r.source or "-",) if sources else ()))
     widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
     line = "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()
     out = [line, "-" * len(line)]
@@ -162,6 +172,8 @@ def format_table(results: list[ConceptResult], impl_name: str = "scratch",
             for row in rows]
     details = []
     for r in results:
+        if r.form:
+            details.append(f"{r.name}: graded in {r.form}")
         if r.adapted:
             details.append(f"{r.name}: your names: {'; '.join(r.adapted)}")
         if r.status == PASS and r.reference_kind == BOOK:

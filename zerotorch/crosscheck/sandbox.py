@@ -44,7 +44,7 @@ DUMP_GRACE = 1.0
 class Job:
     """What one worker does: probe the imports, or check one concept."""
 
-    located: tuple[str, str]  # loader.locate's (kind, where)
+    located: tuple[str, ...]  # loader.locate's (kind, where[, extra])
     cwd: str
     dump_path: str
     seed: int = 0
@@ -99,6 +99,7 @@ def _child(conn, job: Job) -> None:
     import torch
 
     from zerotorch.crosscheck.adapter import adapt
+    from zerotorch.crosscheck.layout import CHAPTER_NAMES
     from zerotorch.crosscheck.loader import load_located
     from zerotorch.crosscheck.pairs import REGISTRY
     from zerotorch.crosscheck.user import check_concept
@@ -109,10 +110,11 @@ def _child(conn, job: Job) -> None:
     impl.errors.update(job.broken)
     conn.send(("ready", None))
     if job.concept is None:
-        for stem in impl.probe_stems():
+        names = {c.scratch_name.partition(".")[2] for c in REGISTRY.values()}
+        for stem in impl.probe_stems(names | set(CHAPTER_NAMES.values())):
             if stem in job.broken:
                 continue
-            conn.send(("importing", stem))
+            conn.send(("importing", (stem, impl.label(stem))))
             impl.load(stem)
             conn.send(("imported", (stem, impl.errors.get(stem))))
         conn.send(("done", None))
@@ -216,7 +218,7 @@ class Sandbox:
     ``broken`` maps a module stem to why importing it failed or hung; filled by ``probe``.
     """
 
-    def __init__(self, located: tuple[str, str], root: str | None, seed: int = 0,
+    def __init__(self, located: tuple[str, ...], root: str | None, seed: int = 0,
                  timeout: float = 60.0, memory_gb: float | None = DEFAULT_MEMORY_GB,
                  maps: tuple[str, ...] = ()):
         self.located, self.root, self.seed = located, root, seed
@@ -224,6 +226,7 @@ class Sandbox:
         self.cwd = tempfile.mkdtemp(prefix="zerotorch-impl-")
         self.dumps = tempfile.mkdtemp(prefix="zerotorch-dumps-")  # one stack-dump file a worker
         self.broken: dict[str, str] = {}
+        self.labels: dict[str, str] = {}  # how the report names each probed file
         self.startup_error: str | None = None
 
     def _job(self, concept: str | None) -> Job:
@@ -246,7 +249,7 @@ class Sandbox:
                 while True:
                     kind, payload = worker.receive(self.timeout)
                     if kind == "importing":
-                        current = payload
+                        current, self.labels[current] = payload
                     elif kind == "imported":
                         stem, error = payload
                         if error:

@@ -57,6 +57,8 @@ def check_concept(concept, impl, seed: int = 0, keep_arrays: bool = False) -> Co
         np.random.set_state(saved)  # noqa: NPY002
     if used:
         result.adapted = list(used)
+    found = getattr(impl, "found_in", None) or {}
+    result.source = found.get(concept.scratch_name.partition(".")[2], "")
     for s in result.stages:
         if not keep_arrays:
             s.expected = s.actual = None
@@ -80,8 +82,8 @@ def _checked(concept, impl, seed: int) -> ConceptResult:
 # ------------------------------------------------------------------------------ the parent side
 
 
-def _root(kind: str, where: str) -> str | None:
-    if kind == "folder":
+def _root(kind: str, where: str, *_) -> str | None:
+    if kind in ("folder", "tree"):
         return where
     if kind == "file":
         return str(Path(where).parent)
@@ -92,13 +94,15 @@ def _root(kind: str, where: str) -> str | None:
     return str(Path(origin).parent) if origin else None
 
 
-def import_rows(results: list[ConceptResult], broken: dict[str, str]) -> list[ConceptResult]:
-    """One ERROR row per file whose import failed and that hid a concept of this report."""
+def import_rows(results: list[ConceptResult], broken: dict[str, str],
+                labels: dict[str, str]) -> list[ConceptResult]:
+    """One ERROR row per file whose import failed and that hid a concept of this report
+    (``labels``: how the report names each file)."""
     from zerotorch.crosscheck.loader import file_label
 
     rows = []
     for stem, why in broken.items():
-        label = file_label(stem)
+        label = labels.get(stem, file_label(stem))
         hidden = [r.name for r in results if r.status == BLOCKED and r.blocked_by == label]
         if hidden:
             rows.append(ConceptResult(f"import {label}", "-", ERROR, error=why,
@@ -130,9 +134,9 @@ def check_impl(spec: str, only=None, seed: int = 0, timeout: float = 60.0,
 
     for m in maps:
         parse_map(m)
-    kind, where = locate(spec)
+    located = locate(spec)
     todo = concepts(only)
-    sandbox = Sandbox((kind, where), _root(kind, where), seed, timeout, memory_gb, maps)
+    sandbox = Sandbox(located, _root(*located), seed, timeout, memory_gb, maps)
     try:
         sandbox.probe()
         with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
@@ -149,7 +153,7 @@ def check_impl(spec: str, only=None, seed: int = 0, timeout: float = 60.0,
     finally:
         sandbox.close()
     note_failed_requirements(results, todo)
-    return import_rows(results, sandbox.broken) + results
+    return import_rows(results, sandbox.broken, sandbox.labels) + results
 
 
 def note_failed_requirements(results: list[ConceptResult], checked) -> None:

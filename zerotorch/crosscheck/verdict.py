@@ -72,7 +72,21 @@ def _failing(result: ConceptResult, ours: bool) -> tuple[int, int, float]:
 
 def grade(concept: Concept, impl: Impl, seed: int = 0) -> ConceptResult:
     """Run ``concept``'s references against ``impl`` and return the verdict (never raises for
-    the code under test's errors)."""
+    the code under test's errors). When the code raises on the concept's general form, its
+    other printed forms (``Concept.forms``) are graded in turn; the row names the one used."""
+    result = _grade(concept, impl, seed)
+    if result.status != ERROR or not concept.forms:
+        return result
+    for form in concept.forms:
+        other = _grade(dataclasses.replace(concept, **form.fields), impl, seed)
+        if other.status != ERROR:
+            raised = result.error.split(" at ", 1)[0]  # where: in its own row's grading
+            other.form = f"{form.label} (on the general form: {raised})"
+            return other
+    return result
+
+
+def _grade(concept: Concept, impl: Impl, seed: int) -> ConceptResult:
     runs: dict[tuple, ConceptResult] = {}
     contexts: dict[tuple, diagnose.Context] = {}
 

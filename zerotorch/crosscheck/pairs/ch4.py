@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -18,6 +20,7 @@ from zerotorch.crosscheck.compare import (
 from zerotorch.crosscheck.registry import (
     BOOK,
     CustomPair,
+    Form,
     FunctionPair,
     NetworkPair,
     Reference,
@@ -91,6 +94,8 @@ CONCEPTS.append(FunctionPair(
     torch_fn=zF.cross_entropy_error,
     inputs=lambda rng: (_probabilities(rng), _labels(rng)),
     builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
+    forms=(Form("one-hot labels only (the first form printed in 4.2.4)",
+                {"inputs": lambda rng: (_probabilities(rng), _one_hot(_labels(rng)))}),),
     **_ce_functions(),
 ))
 CONCEPTS.append(FunctionPair(
@@ -159,10 +164,11 @@ def _check_numerical_diff(concept, impl, rng):
                     atol=NUMERICAL_ATOL, note="autograd vs central difference")]
 
 
-def _check_numerical_gradient(concept, impl, rng):
-    """A smooth function of a 3-D array: f called with x, and f reading x through a closure."""
+def _check_numerical_gradient(concept, impl, rng, shape=(3, 4, 2)):
+    """A smooth function of an array (3-D: common/gradient.py takes any ndim): f called with x,
+    and f reading x through a closure."""
     numerical_gradient = concept.lookup(impl)
-    x = rng.standard_normal((3, 4, 2))  # any ndim
+    x = rng.standard_normal(shape)
     a = rng.standard_normal(x.shape)
     before = x.copy()
 
@@ -207,6 +213,10 @@ CONCEPTS.append(CustomPair(
 CONCEPTS.append(CustomPair(
     name="gradient.numerical_gradient", chapter="4.4", title="numerical gradient (3-D input)",
     check=_check_numerical_gradient, builtin_name="torch.autograd",
+    forms=(Form("a 2-D array (ch04/gradient_2d.py's form)", {"check": functools.partial(
+                    _check_numerical_gradient, shape=(3, 4))}),
+           Form("a 1-D array (the form printed in 4.4)", {"check": functools.partial(
+                    _check_numerical_gradient, shape=(5,))})),
 ))
 CONCEPTS.append(CustomPair(
     name="gradient.gradient_descent", chapter="4.4.1", title="gradient descent",

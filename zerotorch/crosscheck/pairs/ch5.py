@@ -10,7 +10,7 @@ from zerotorch import nn as znn
 from zerotorch import two_layer_net as ztl
 from zerotorch.crosscheck.pairs.ch3 import SOFTMAX_SHIFT_PROBE
 from zerotorch.crosscheck.pairs.ch4 import CE_BOOK, NETWORK_LOSS
-from zerotorch.crosscheck.registry import BOOK, LayerPair, NetworkPair, Reference
+from zerotorch.crosscheck.registry import BOOK, Form, LayerPair, NetworkPair, Reference
 
 CONCEPTS: list = []  # this chapter group's concepts, in the book's order
 
@@ -42,6 +42,9 @@ CONCEPTS.append(LayerPair(
     params=("W", "b"),
     builtin=lambda p, x: F.linear(x.reshape(x.shape[0], -1), p["W"].T, p["b"]),
     builtin_name="nn.Linear (weight = W.T)",
+    # 5.6.2 prints the 2-D Affine; the 4-D flattening is common/layers.py's later addition
+    forms=(Form("the 2-D form of 5.6.2 (input (N, 12))",
+                {"inputs": lambda rng: (rng.standard_normal((4, 12)),)}),),
 ))
 
 

@@ -24,6 +24,7 @@ from zerotorch.crosscheck.pairs.ch4 import NETWORK_LOSS
 from zerotorch.crosscheck.registry import (
     BOOK,
     CustomPair,
+    Form,
     LayerPair,
     NetworkPair,
     Probe,
@@ -218,16 +219,37 @@ def _torch_net(cls, kwargs):
     return lambda net: cls(dtype=torch.float64, **kwargs).load_params(net.params)
 
 
+# The book's input size; a reader's convnet may hard-code it (ch08/deep_convnet.py's 64*4*4).
+BOOK_SIZE = {"input_dim": (1, 28, 28), "output_size": 10}
+
+
+def dropouts_of(net) -> list:
+    """The network's Dropout layers in order: ours list them; the book's sit in ``layers``."""
+    if hasattr(net, "dropout_layers"):
+        return list(net.dropout_layers)
+    layers = net.layers.values() if isinstance(net.layers, dict) else net.layers
+    return [layer for layer in layers if "dropout" in type(layer).__name__.lower()]
+
+
 def _fixed_masks_loss_and_grads(net, x, t):
     """Training-mode loss and gradients with the same dropout masks on every call."""
-    for d in net.dropout_layers:
-        d.rng = np.random.default_rng(DROPOUT_SEED)
-    grads = net.gradient(x, t)
+    drops = dropouts_of(net)
+    if all(hasattr(d, "rng") for d in drops):
+        for d in drops:
+            d.rng = np.random.default_rng(DROPOUT_SEED)
+        grads = net.gradient(x, t)
+    else:  # the book's Dropout draws from np.random: the same seed before every pass
+        state = np.random.get_state()  # noqa: NPY002 (the book's global RNG)
+        np.random.seed(DROPOUT_SEED)  # noqa: NPY002
+        try:
+            grads = net.gradient(x, t)
+        finally:
+            np.random.set_state(state)  # noqa: NPY002
     return net.last_layer.loss, grads
 
 
 def _injected_loss(net_t, net_s, x, t):
-    net_t.inject_masks([d.mask for d in net_s.dropout_layers])
+    net_t.inject_masks([d.mask for d in dropouts_of(net_s)])
     return net_t.loss(x, t, train_flg=True)
 
 
@@ -237,6 +259,13 @@ CONCEPTS.append(NetworkPair(
                                                rng),
     torch_build=_torch_net(zconvnet.SimpleConvNet, SIMPLE_SMALL),
     inputs=_small_inputs(SIMPLE_SMALL["input_dim"], 4),
+    forms=(Form("the book's size (1, 28, 28), default arguments; central differences on "
+                "b1, b2, b3", {
+                    "build": lambda cls, rng: _with_random_biases(cls(rng=rng, **BOOK_SIZE),
+                                                                  rng),
+                    "torch_build": _torch_net(zconvnet.SimpleConvNet, BOOK_SIZE),
+                    "inputs": _small_inputs((1, 28, 28), 10, n=2),
+                    "numerical_keys": ("b1", "b2", "b3")}),),
     **NETWORK_LOSS,
 ))
 CONCEPTS.append(NetworkPair(
@@ -247,19 +276,33 @@ CONCEPTS.append(NetworkPair(
     scratch_loss_and_grads=_fixed_masks_loss_and_grads,
     torch_loss=_injected_loss,
     numerical_keys=("W1", "b1", "W4", "b4", "W6", "W7", "b7", "W8", "b8"),
+    # ch08/deep_convnet.py hard-codes 64*4*4 inputs to W7 (28×28 images)
+    forms=(Form("the book's size (1, 28, 28), default arguments; central differences on "
+                "b1, b8", {
+                    "build": lambda cls, rng: _with_random_biases(cls(rng=rng, **BOOK_SIZE),
+                                                                  rng),
+                    "torch_build": _torch_net(zconvnet.DeepConvNet, BOOK_SIZE),
+                    "inputs": _small_inputs((1, 28, 28), 10, n=2),
+                    "numerical_keys": ("b1", "b8")}),),
     **NETWORK_LOSS,
 ))
 
 
-def _small_config(kind: str):
-    """(small constructor kwargs, zerotorch class) of ``kind`` ("SimpleConvNet"/"DeepConvNet")."""
-    return ((SIMPLE_SMALL, zconvnet.SimpleConvNet) if kind == "SimpleConvNet"
-            else (DEEP_SMALL, zconvnet.DeepConvNet))
+def _config(kind: str, book_size: bool = False):
+    """(constructor kwargs, zerotorch class) of ``kind`` ("SimpleConvNet"/"DeepConvNet"): the
+    small test configuration, or the book's defaults at 28×28 (``book_size``)."""
+    cls_t = zconvnet.SimpleConvNet if kind == "SimpleConvNet" else zconvnet.DeepConvNet
+    if book_size:
+        return BOOK_SIZE, cls_t
+    return (SIMPLE_SMALL if kind == "SimpleConvNet" else DEEP_SMALL), cls_t
 
 
-def _check_vs_builtin(kind):
+BOOK_SIZE_FORM = "the book's size (1, 28, 28), default arguments"
+
+
+def _check_vs_builtin(kind, book_size: bool = False):
     """zerotorch network vs the same network from torch built-ins: logits and every gradient."""
-    small, cls_t = _small_config(kind)
+    small, cls_t = _config(kind, book_size)
 
     def check(concept, impl, rng) -> list[Stage]:
         net_s = concept.lookup(impl, f"networks.{kind}")(rng=rng, **small)
@@ -298,6 +341,7 @@ for _kind in ("SimpleConvNet", "DeepConvNet"):
         title=f"{_kind} vs nn.Conv2d/nn.MaxPool2d/nn.Linear (eval)",
         builtin_name="nn.Sequential(Conv2d, ReLU, MaxPool2d, …, Linear)",
         check=_check_vs_builtin(_kind),
+        forms=(Form(BOOK_SIZE_FORM, {"check": _check_vs_builtin(_kind, book_size=True)}),),
     ))
 
 
@@ -306,23 +350,25 @@ for _kind in ("SimpleConvNet", "DeepConvNet"):
 ADAM_STEPS = 50
 
 
-def _check_trajectory(kind):
-    """50 Adam steps (lr 0.01) from the same weights, float64, dropout masks injected."""
-    small, cls_t = _small_config(kind)
+def _check_trajectory(kind, book_size: bool = False):
+    """50 Adam steps (lr 0.01) from the same weights, float64, dropout masks injected (10 steps
+    on 2 images at the book's size)."""
+    small, cls_t = _config(kind, book_size)
+    steps, n = (10, 2) if book_size else (ADAM_STEPS, 6)
 
     def check(concept, impl, rng) -> list[Stage]:
         net_s = concept.lookup(impl, f"networks.{kind}")(rng=rng, **small)
         adam_s = concept.lookup(impl, "optimizer.Adam")(lr=0.01)
         net_t = cls_t(dtype=torch.float64, **small).load_params(net_s.params).train()
         adam_t = zoptim.Adam(net_t.parameters(), lr=0.01)
-        x, t = _small_inputs(small["input_dim"], small["output_size"], n=6)(rng)
+        x, t = _small_inputs(small["input_dim"], small["output_size"], n=n)(rng)
         xt, tt = tensor(x), torch.as_tensor(t)
         per_step = []
-        for step in range(1, ADAM_STEPS + 1):
+        for step in range(1, steps + 1):
             grads = net_s.gradient(x, t)
             adam_s.update(net_s.params, grads)
             if kind == "DeepConvNet":
-                net_t.inject_masks([d.mask for d in net_s.dropout_layers])
+                net_t.inject_masks([d.mask for d in dropouts_of(net_s)])
             adam_t.zero_grad()
             loss = net_t.loss(xt, tt, train_flg=True)
             loss.backward()
@@ -336,7 +382,7 @@ def _check_trajectory(kind):
             per_step.append(compare("loss trajectory", loss, net_s.last_layer.loss))
         failed = [s for s in per_step if not s.ok]
         worst = failed[:1] or [max(per_step, key=lambda s: s.max_abs)]
-        worst[0].note = f"{worst[0].note}; worst of {ADAM_STEPS} Adam steps"
+        worst[0].note = f"{worst[0].note}; worst of {steps} Adam steps"
         return worst
 
     return check
@@ -348,4 +394,5 @@ for _kind in ("SimpleConvNet", "DeepConvNet"):
         chapter="7.5" if _kind[0] == "S" else "8.1.1",
         title=f"{_kind}: {ADAM_STEPS} Adam steps, float64 (dropout masks injected)",
         check=_check_trajectory(_kind),
+        forms=(Form(BOOK_SIZE_FORM, {"check": _check_trajectory(_kind, book_size=True)}),),
     ))

@@ -1,0 +1,123 @@
+"""Where a reader's code lives: the book's repository layout, read without running it.
+
+A reader's repository looks like the book's: a library folder (``common/``, or the book-named
+files at the root) that the chapter folders (``ch04/``, ``chapter5/``…) import from their parent
+(``sys.path.append(os.pardir)``), and chapter scripts that define a class or two and then train
+or plot at top level. ``scan`` lists the Python files of such a tree and, for each, the top-level
+classes and functions it *defines* (parsed with ``ast``: nothing is executed), so a concept can
+be taken from the most specific file that defines it and the report can suggest close names.
+
+A chapter script is loaded **definitions only** (``definitions_module``): its imports, classes,
+functions and constant assignments run, the rest of its top level (training, plotting, loading
+MNIST) does not.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+CHAPTER = re.compile(r"^ch(?:apter)?[_-]?0*(\d{1,2})(?!\d)", re.IGNORECASE)
+# Folders that hold no implementation (data loaders, notebooks, environments, tests).
+SKIP = {"dataset", "datasets", "data", "notebooks", "tests", "test", "docs", "venv", ".venv",
+        "env", "site-packages", "__pycache__", "build", "dist"}
+LIBRARY = "common"
+# A concept's name where the chapter's own script spells it differently.
+CHAPTER_NAMES = {"networks.TwoLayerNetCh4": "TwoLayerNet"}
+
+
+def chapter_of(folder_name: str) -> int | None:
+    m = CHAPTER.match(folder_name)
+    return int(m.group(1)) if m else None
+
+
+@dataclass
+class Source:
+    """One Python file of the tree."""
+
+    path: Path
+    rel: str  # relative to the tree's root, with forward slashes
+    chapter: int | None  # the chapter folder it is in, if any
+    library: bool  # in the library folder: imported as a module, not as a script
+    defines: dict[str, str] = field(default_factory=dict)  # top-level name → "class"/"function"
+
+
+def _defines(path: Path) -> dict[str, str]:
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except (SyntaxError, ValueError, OSError):
+        return {}  # the import itself will report it
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            out[node.name] = "class"
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            out[node.name] = "function"
+    return out
+
+
+def scan(root: Path, library: Path | None, max_depth: int = 2) -> list[Source]:
+    """Every ``.py`` file under ``root`` (up to ``max_depth`` folders deep, skipping ``SKIP`` and
+    hidden folders), with what each defines."""
+    out = []
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        parts = rel.parts[:-1]
+        if len(parts) > max_depth or any(p in SKIP or p.startswith(".") for p in parts):
+            continue
+        chapter = next((c for c in (chapter_of(p) for p in parts) if c is not None), None)
+        in_library = library is not None and (path.parent == library)
+        out.append(Source(path, rel.as_posix(), chapter, in_library, _defines(path)))
+    return out
+
+
+def _keeps(node: ast.stmt) -> bool:
+    """Top-level statements a definitions-only load runs."""
+    if isinstance(node, ast.Import | ast.ImportFrom | ast.FunctionDef | ast.AsyncFunctionDef
+                  | ast.ClassDef):
+        return True
+    if isinstance(node, ast.Assign | ast.AnnAssign) and node.value is not None:
+        return not any(isinstance(n, ast.Call | ast.Lambda) for n in ast.walk(node.value))
+    if isinstance(node, ast.Try):  # try: import x / except ImportError: …
+        return all(isinstance(n, ast.Import | ast.ImportFrom) for n in node.body)
+    return False
+
+
+def definitions_module(path: Path, name: str) -> ModuleType:
+    """``path`` as a module ``name`` holding only its definitions (see the module docstring).
+
+    Line numbers are the file's own, so tracebacks point at the reader's lines.
+    """
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    tree.body = [n for n in tree.body if _keeps(n)]
+    code = compile(tree, str(path), "exec")
+    mod = ModuleType(name)
+    mod.__file__ = str(path)
+    sys.modules[name] = mod
+    here = str(path.parent)
+    sys.path.insert(0, here)  # its sibling imports, as when the book runs it from its folder
+    try:
+        exec(code, mod.__dict__)  # noqa: S102  (the reader's own definitions, in the sandbox)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    finally:
+        sys.path.remove(here)
+    return mod
+
+
+def close_names(name: str, sources: list[Source], kind: str | None) -> list[str]:
+    """Defined names close to ``name`` (same kind: class or function), as ``file:Name``."""
+    pool = {}
+    for s in sources:
+        for n, k in s.defines.items():
+            if kind is None or k == kind:
+                pool.setdefault(n, s.rel)
+    found = difflib.get_close_matches(name, list(pool), n=3, cutoff=0.6)
+    lower = [n for n in pool if n.lower() == name.lower() and n not in found]
+    return [f"{pool[n]}:{n}" for n in lower + found]
