@@ -3,6 +3,15 @@
 Modules mirror ``scratch``: ``functional`` ↔ ``scratch.functions``, ``nn`` ↔ ``scratch.layers``,
 ``optim`` ↔ ``scratch.optimizer``, ``networks`` ↔ ``scratch.networks``; plus ``data``
 (Lightning data module), ``lit`` (Lightning module) and ``crosscheck`` (the harness).
+``zerotorch.check(Affine=Affine, …)`` grades a reader's own classes from a notebook.
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "check":  # imported on first use: ``import zerotorch`` stays light
+        from zerotorch.crosscheck.notebook import check
+
+        return check
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

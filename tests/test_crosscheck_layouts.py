@@ -1,0 +1,100 @@
+"""``--impl`` on readers' code as it stands: repository roots, chapter folders, chapter scripts
+with top-level code, files outside the book's names, readers' own argument and attribute names,
+the forms printed in the book, ``--map`` and "did you mean".
+
+``tests/impls/reader_tree/`` is a small hand-written repository laid out like the book's.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from zerotorch.crosscheck.loader import locate
+from zerotorch.crosscheck.runner import exit_status, format_table
+from zerotorch.crosscheck.user import check_impl
+
+TREE = Path(__file__).resolve().parent / "impls" / "reader_tree"
+
+
+@pytest.fixture(scope="module")
+def tree_rows():
+    rows = check_impl(str(TREE), only=[
+        "functions.softmax", "functions.cross_entropy_error", "layers.Relu", "layers.Affine",
+        "layers.Sigmoid", "layers.MulLayer", "optimizer.SGD", "networks.SimpleNet",
+        "networks.TwoLayerNetCh4"], timeout=120)
+    return {r.name: r for r in rows}
+
+
+def test_a_repository_root_is_read_as_the_book_lays_it_out():
+    assert locate(str(TREE)) == ("tree", str(TREE))
+    assert locate(str(TREE / "ch04")) == ("tree", str(TREE), "4")
+    assert locate(str(TREE / "common")) == ("folder", str(TREE / "common"))
+
+
+def test_each_concept_comes_from_the_most_specific_file_and_says_which(tree_rows):
+    assert tree_rows["functions.softmax"].source == "common/functions.py"
+    assert tree_rows["layers.Sigmoid"].source == "common/activation.py"  # not a book name
+    assert tree_rows["layers.Sigmoid"].status == "PASS"
+    net = tree_rows["networks.TwoLayerNetCh4"]  # ch04's TwoLayerNet, by the book's name
+    assert net.source == "ch04/two_layer_net.py (definitions only)"
+    assert net.verdict == "PASS (book)", (net.error, net.first_failure())
+
+
+def test_a_chapter_script_is_read_for_its_definitions_only(tree_rows):
+    """gradient_simplenet.py ends in ``raise SystemExit``: it never runs; its simpleNet (self.W,
+    no params, no gradient method) is graded as 4.4.2 prints it."""
+    net = tree_rows["networks.SimpleNet"]
+    assert net.verdict == "PASS (book)", (net.error, net.first_failure())
+    assert net.source == "ch04/gradient_simplenet.py (definitions only)"
+    assert net.adapted == ["simpleNet.params built from W"]
+    assert "central differences of your loss" in net.stages[1].note
+
+
+def test_readers_names_are_found_by_position_and_role_and_named(tree_rows):
+    affine = tree_rows["layers.Affine"]  # Affine(w, b) keeping dw, db
+    assert affine.status == "PASS", (affine.error, affine.first_failure())
+    assert affine.adapted == ["Affine.dw read as dW"]
+    assert tree_rows["layers.Relu"].status == "PASS"  # class ReLU; exact case tried first
+    assert tree_rows["optimizer.SGD"].status == "PASS"  # SGD(learning_rate=…)
+
+
+def test_printed_forms_are_graded_when_the_general_one_raises(tree_rows):
+    affine = tree_rows["layers.Affine"]  # 2-D only, as 5.6.2 prints it
+    assert affine.form.startswith("the 2-D form of 5.6.2"), affine.form
+    ce = tree_rows["functions.cross_entropy_error"]  # one-hot only, 4.2.4's first form
+    assert ce.verdict == "PASS (book)" and ce.form.startswith("one-hot labels only"), ce.form
+    text = format_table(list(tree_rows.values()), "tree", shapes=True)
+    assert "layers.Affine: graded in the 2-D form of 5.6.2" in text
+    assert "layers.Affine: your names: Affine.dw read as dW" in text
+
+
+def test_missing_names_get_a_suggestion_and_map_points_at_them(tree_rows):
+    mul = tree_rows["layers.MulLayer"]
+    assert mul.status == "MISSING"
+    assert "did you mean common/layers.py:MultiplyLayer?" in mul.error
+    mapped = {r.name: r for r in check_impl(str(TREE), only=["layers.MulLayer"], timeout=120,
+                                            maps=("layers.MulLayer=layers.MultiplyLayer",))}
+    assert mapped["layers.MulLayer"].status == "PASS"
+    assert mapped["layers.MulLayer"].source == "--map layers.MultiplyLayer"
+    with pytest.raises(ValueError, match="expected BOOK.NAME=MODULE.NAME"):
+        check_impl(str(TREE), only=["layers.MulLayer"], maps=("MulLayer",))
+
+
+def test_a_chapter_folder_imports_common_from_its_parent():
+    rows = {r.name: r for r in check_impl(str(TREE / "ch04"), only=[
+        "networks.TwoLayerNetCh4", "functions.softmax"], timeout=120)}
+    assert rows["networks.TwoLayerNetCh4"].verdict == "PASS (book)"
+    assert rows["functions.softmax"].source == "common/functions.py"
+    assert exit_status(list(rows.values())) == 0
+
+
+def test_a_module_in_the_current_folder_is_found_without_python_m(tmp_path, monkeypatch):
+    (tmp_path / "mymod.py").write_text("def softmax(x):\n    return x\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    before = list(sys.path)
+    assert locate("mymod") == ("module", "mymod", str(tmp_path))
+    assert sys.path == before  # looked up, not left behind
