@@ -23,8 +23,8 @@ TREE = Path(__file__).resolve().parent / "impls" / "reader_tree"
 def tree_rows():
     rows = check_impl(str(TREE), only=[
         "functions.softmax", "functions.cross_entropy_error", "layers.Relu", "layers.Affine",
-        "layers.Sigmoid", "layers.MulLayer", "optimizer.SGD", "networks.SimpleNet",
-        "networks.TwoLayerNetCh4"], timeout=120)
+        "layers.Sigmoid", "layers.MulLayer", "layers.AddLayer", "optimizer.SGD",
+        "networks.SimpleNet", "networks.TwoLayerNetCh4"], timeout=120)
     return {r.name: r for r in rows}
 
 
@@ -51,6 +51,60 @@ def test_a_chapter_script_is_read_for_its_definitions_only(tree_rows):
     assert net.source == "ch04/gradient_simplenet.py (definitions only)"
     assert net.adapted == ["simpleNet.params built from W"]
     assert "central differences of your loss" in net.stages[1].note
+
+
+def test_a_scripts_failing_imports_and_assignments_do_not_hide_its_classes(tree_rows):
+    """ch05/layer_naive.py imports a data loader that is not there and reads x_train."""
+    add = tree_rows["layers.AddLayer"]
+    assert add.status == "PASS", add.error
+    assert add.source == "ch05/layer_naive.py (definitions only)"
+
+
+def test_an_unimportable_name_raises_its_import_error_when_used(tmp_path):
+    from zerotorch.crosscheck.layout import definitions_module
+
+    script = tmp_path / "ch03" / "s.py"
+    script.parent.mkdir()
+    script.write_text("from nowhere import helper\n\n\ndef f(x):\n    return helper(x)\n\n"
+                      "class Net(helper):\n    pass\n")
+    with pytest.raises(ModuleNotFoundError, match="nowhere"):  # a class built on it
+        definitions_module(script, "_s")
+    script.write_text("from nowhere import helper\n\n\ndef f(x):\n    return helper(x)\n")
+    mod = definitions_module(script, "_s2")
+    with pytest.raises(ImportError, match="helper could not be imported: No module named"):
+        mod.f(1)
+
+
+def test_import_failures_are_grouped_under_the_file_that_caused_them():
+    from zerotorch.crosscheck.runner import ConceptResult
+    from zerotorch.crosscheck.user import import_rows
+
+    cause = "ModuleNotFoundError: No module named 'x' at /r/common/layers.py:3 (import x)"
+    broken = {"layers": cause, "multi_layer_net": cause}
+    labels = {"layers": "common/layers.py", "multi_layer_net": "common/multi_layer_net.py"}
+    rows = [ConceptResult("layers.Affine", "5.6.2", "BLOCKED", blocked_by="common/layers.py"),
+            ConceptResult("networks.MultiLayerNet", "6.4.1", "BLOCKED",
+                          blocked_by="common/multi_layer_net.py")]
+    (row,) = import_rows(rows, broken, labels)
+    assert row.name == "import common/layers.py" and row.error == cause
+    assert row.diagnosis == ("blocks 2 concepts: layers.Affine, networks.MultiLayerNet; so do "
+                             "the files importing it: common/multi_layer_net.py")
+    assert rows[1].blocked_by == "common/layers.py"
+
+
+def test_import_failures_that_mean_something_else_say_so(tmp_path):
+    from zerotorch.crosscheck.user import _import_hint
+
+    (tmp_path / "upstream").mkdir()
+    hint = _import_hint("ModuleNotFoundError: No module named 'upstream.common' at "
+                        "/r/common/layers.py:5 (from upstream.common.util import im2col)",
+                        str(tmp_path))
+    assert hint.startswith("upstream/ is empty: a git submodule not checked out?")
+    pep695 = ("SyntaxError: expected '(' at /r/common/gradient.py:5 (def numerical_gradient"
+              "[T: tuple[int, ...]](f, x):)")
+    if sys.version_info < (3, 12):
+        assert _import_hint(pep695, None).startswith("written for Python 3.12+")
+    assert _import_hint("NameError: name 'x' is not defined", None) == ""
 
 
 def test_readers_names_are_found_by_position_and_role_and_named(tree_rows):

@@ -246,9 +246,12 @@ class LazyImpl(Impl):
 
     def suggestions(self, dotted: str) -> list[str]:
         """Close names in the reader's files for a concept not found (``file:Name``)."""
+        from zerotorch.crosscheck.registry import concepts
+
         attr = dotted.partition(".")[2].split("[")[0]
         kind = "class" if attr[:1].isupper() else "function"
-        return layout.close_names(attr, self.sources, kind)
+        book = {c.scratch_name.partition(".")[2] for c in concepts()}  # graded as themselves
+        return layout.close_names(attr, self.sources, kind, exclude=book - {attr})
 
 
 def _same_but_case(names, attr: str, kind: str, kinds: bool = False) -> str | None:
@@ -312,6 +315,12 @@ def _has_book_files(folder: Path) -> bool:
     return any((folder / f"{s}.py").exists() for s in book_stems())
 
 
+def _library_of(root: Path) -> Path | None:
+    """The tree's ``common/`` folder (``Common/`` too), if it has one."""
+    return next((p for p in sorted(root.iterdir()) if p.is_dir()
+                 and p.name.lower() == PACKAGE_NAME), None)
+
+
 def _chapter_folders(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.is_dir() and layout.chapter_of(p.name) is not None
             and any(p.glob("*.py"))]
@@ -334,13 +343,14 @@ def locate(spec: str) -> tuple[str, ...]:
         path = path.resolve()
         chapter = layout.chapter_of(path.name)
         parent = path.parent
-        if chapter is not None and ((parent / PACKAGE_NAME).is_dir() or _has_book_files(parent)):
+        if chapter is not None and (_library_of(parent) is not None or _has_book_files(parent)):
             return "tree", str(parent), str(chapter)
-        if (path / PACKAGE_NAME).is_dir() or (_chapter_folders(path) and (
-                _has_book_files(path) or any(path.glob("*.py")))):
+        if _library_of(path) is not None or _chapter_folders(path):
             return "tree", str(path)
         if _has_book_files(path) or any(path.glob("*.py")):
             return "folder", str(path)
+        if any(path.glob("*/*.py")):  # a reader's own folders (BP/, Loss_functions/, …)
+            return "tree", str(path)
         raise ImplLoadError(
             f"{spec}: no Python files found (expected the book's layout: a common/ folder, "
             f"chapter folders, or some of {', '.join(s + '.py' for s in book_stems())})")
@@ -436,7 +446,7 @@ def load_located(kind: str, where: str, extra: str | None = None) -> LazyImpl:
 
     root = Path(where)
     if kind == "tree":
-        library = root / PACKAGE_NAME if (root / PACKAGE_NAME).is_dir() else root
+        library = _library_of(root) or root
         if str(root) not in sys.path:
             sys.path.append(str(root))  # what the chapter scripts' sys.path.append(os.pardir) does
     else:

@@ -15,6 +15,7 @@ diagnosis of a failure), through the adapter for readers' names (``adapter.py``)
 from __future__ import annotations
 
 import os
+import re
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -95,21 +96,55 @@ def _root(kind: str, where: str, *_) -> str | None:
 
 
 def import_rows(results: list[ConceptResult], broken: dict[str, str],
-                labels: dict[str, str]) -> list[ConceptResult]:
-    """One ERROR row per file whose import failed and that hid a concept of this report
-    (``labels``: how the report names each file)."""
+                labels: dict[str, str], root: str | None = None) -> list[ConceptResult]:
+    """One ERROR row per file whose import failed and that hid a concept of this report.
+
+    A file that failed only because a file it imports failed (``multi_layer_net.py`` importing
+    a broken ``layers.py``) has no row of its own: its concepts are listed under the culprit.
+    ``labels``: how the report names each file.
+    """
     from zerotorch.crosscheck.loader import file_label
 
+    named = {key: labels.get(key, file_label(key)) for key in broken}
+    culprit = {}
+    for key, why in broken.items():
+        culprit[named[key]] = next((named[k] for k in broken if k != key and named[k]
+                                    and f"/{named[k]}:" in why), named[key])
+    for r in results:
+        if r.status == BLOCKED and r.blocked_by in culprit:
+            r.blocked_by = culprit[r.blocked_by]
     rows = []
-    for stem, why in broken.items():
-        label = labels.get(stem, file_label(stem))
+    for key, why in broken.items():
+        label = named[key]
+        if culprit[label] != label:
+            continue
         hidden = [r.name for r in results if r.status == BLOCKED and r.blocked_by == label]
-        if hidden:
-            rows.append(ConceptResult(f"import {label}", "-", ERROR, error=why,
-                                      diagnosis=f"blocks {len(hidden)} concept"
-                                                f"{'s' if len(hidden) > 1 else ''}: "
-                                                + ", ".join(hidden)))
+        if not hidden:
+            continue
+        also = sorted(f for f, c in culprit.items() if c == label and f != label)
+        notes = [f"blocks {len(hidden)} concept{'s' if len(hidden) > 1 else ''}: "
+                 + ", ".join(hidden)]
+        if also:
+            notes.append("so do the files importing it: " + ", ".join(also))
+        hint = _import_hint(why, root)
+        rows.append(ConceptResult(f"import {label}", "-", ERROR, error=why,
+                                  diagnosis="; ".join(([hint] if hint else []) + notes)))
     return rows
+
+
+def _import_hint(why: str, root: str | None) -> str:
+    """What an import failure usually means, when it is recognisable."""
+    if why.startswith("SyntaxError") and sys.version_info < (3, 12) and re.search(
+            r"\((?:def|class) \w+\[|\(type \w+ ?=", why):
+        return (f"written for Python 3.12+ (type parameters, PEP 695); this is "
+                f"{sys.version_info.major}.{sys.version_info.minor}")
+    m = re.match(r"ModuleNotFoundError: No module named '([\w.]+)'", why)
+    if m and root:
+        top = Path(root) / m.group(1).split(".")[0]
+        if top.is_dir() and not any(top.iterdir()):
+            return (f"{top.name}/ is empty: a git submodule not checked out? "
+                    "(git submodule update --init)")
+    return ""
 
 
 def default_jobs() -> int:
@@ -153,7 +188,7 @@ def check_impl(spec: str, only=None, seed: int = 0, timeout: float = 60.0,
     finally:
         sandbox.close()
     note_failed_requirements(results, todo)
-    return import_rows(results, sandbox.broken, sandbox.labels) + results
+    return import_rows(results, sandbox.broken, sandbox.labels, sandbox.root) + results
 
 
 def note_failed_requirements(results: list[ConceptResult], checked) -> None:

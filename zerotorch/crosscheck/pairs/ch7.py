@@ -221,6 +221,7 @@ def _torch_net(cls, kwargs):
 
 # The book's input size; a reader's convnet may hard-code it (ch08/deep_convnet.py's 64*4*4).
 BOOK_SIZE = {"input_dim": (1, 28, 28), "output_size": 10}
+BOOK_SIZE_FORM = "the book's size (1, 28, 28), default arguments"
 
 
 def dropouts_of(net) -> list:
@@ -253,19 +254,23 @@ def _injected_loss(net_t, net_s, x, t):
     return net_t.loss(x, t, train_flg=True)
 
 
+def _book_size_form(cls_t, numerical_keys: tuple[str, ...]) -> Form:
+    """The network at the book's size with its default arguments (two images; central
+    differences only on ``numerical_keys``, the full-size weights would take minutes)."""
+    return Form(f"{BOOK_SIZE_FORM}; central differences on {', '.join(numerical_keys)}", {
+        "build": lambda cls, rng: _with_random_biases(cls(rng=rng, **BOOK_SIZE), rng),
+        "torch_build": _torch_net(cls_t, BOOK_SIZE),
+        "inputs": _small_inputs(BOOK_SIZE["input_dim"], BOOK_SIZE["output_size"], n=2),
+        "numerical_keys": numerical_keys})
+
+
 CONCEPTS.append(NetworkPair(
     name="networks.SimpleConvNet", chapter="7.5", title="SimpleConvNet (small input)",
     build=lambda cls, rng: _with_random_biases(cls(rng=rng, weight_init_std=0.3, **SIMPLE_SMALL),
                                                rng),
     torch_build=_torch_net(zconvnet.SimpleConvNet, SIMPLE_SMALL),
     inputs=_small_inputs(SIMPLE_SMALL["input_dim"], 4),
-    forms=(Form("the book's size (1, 28, 28), default arguments; central differences on "
-                "b1, b2, b3", {
-                    "build": lambda cls, rng: _with_random_biases(cls(rng=rng, **BOOK_SIZE),
-                                                                  rng),
-                    "torch_build": _torch_net(zconvnet.SimpleConvNet, BOOK_SIZE),
-                    "inputs": _small_inputs((1, 28, 28), 10, n=2),
-                    "numerical_keys": ("b1", "b2", "b3")}),),
+    forms=(_book_size_form(zconvnet.SimpleConvNet, ("b1", "b2", "b3")),),
     **NETWORK_LOSS,
 ))
 CONCEPTS.append(NetworkPair(
@@ -277,13 +282,7 @@ CONCEPTS.append(NetworkPair(
     torch_loss=_injected_loss,
     numerical_keys=("W1", "b1", "W4", "b4", "W6", "W7", "b7", "W8", "b8"),
     # ch08/deep_convnet.py hard-codes 64*4*4 inputs to W7 (28×28 images)
-    forms=(Form("the book's size (1, 28, 28), default arguments; central differences on "
-                "b1, b8", {
-                    "build": lambda cls, rng: _with_random_biases(cls(rng=rng, **BOOK_SIZE),
-                                                                  rng),
-                    "torch_build": _torch_net(zconvnet.DeepConvNet, BOOK_SIZE),
-                    "inputs": _small_inputs((1, 28, 28), 10, n=2),
-                    "numerical_keys": ("b1", "b8")}),),
+    forms=(_book_size_form(zconvnet.DeepConvNet, ("b1", "b8")),),
     **NETWORK_LOSS,
 ))
 
@@ -296,8 +295,6 @@ def _config(kind: str, book_size: bool = False):
         return BOOK_SIZE, cls_t
     return (SIMPLE_SMALL if kind == "SimpleConvNet" else DEEP_SMALL), cls_t
 
-
-BOOK_SIZE_FORM = "the book's size (1, 28, 28), default arguments"
 
 
 def _check_vs_builtin(kind, book_size: bool = False):
