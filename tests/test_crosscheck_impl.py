@@ -233,7 +233,8 @@ def test_file_that_fails_to_import_is_one_error_row_and_blocks_not_missing(tmp_p
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "functions.py").write_text((IMPLS / "good_common" / "functions.py").read_text())
-    (folder / "layers.py").write_text("from common.functions import *\n\nx = undefined_name\n")
+    (folder / "layers.py").write_text("from common.functions import *\n\nx = undefined_name\n"
+                                      "\n\nclass Relu:\n    pass\n\n\nclass Affine:\n    pass\n")
     rows = check_impl(str(folder), only=["functions.softmax", "layers.Affine", "layers.Relu"],
                       timeout=120)
     results = {r.name: r for r in rows}
@@ -246,6 +247,9 @@ def test_file_that_fails_to_import_is_one_error_row_and_blocks_not_missing(tmp_p
     for name in ("layers.Affine", "layers.Relu"):
         assert results[name].status == "BLOCKED" and results[name].blocked_by == "layers.py"
     assert exit_status(rows) == 1
+    # a concept the broken file does not define is MISSING, not BLOCKED
+    rows = {r.name: r for r in check_impl(str(folder), only=["layers.Sigmoid"], timeout=120)}
+    assert rows["layers.Sigmoid"].status == "MISSING" and "import layers.py" not in rows
 
 
 def test_folder_is_also_importable_under_its_own_name():

@@ -152,3 +152,82 @@ def test_a_module_in_the_current_folder_is_found_without_python_m(tmp_path, monk
     before = list(sys.path)
     assert locate("mymod") == ("module", "mymod", str(tmp_path))
     assert sys.path == before  # looked up, not left behind
+
+
+# --- tests/impls/reader_tree2: the patterns met in readers' repositories ----------------------
+
+TREE2 = TREE.parent / "reader_tree2"
+
+
+@pytest.fixture(scope="module")
+def tree2_rows():
+    rows = check_impl(str(TREE2), only=[
+        "functions.cross_entropy_error", "layers.Relu", "layers.AddLayer",
+        "layers.SoftmaxWithLoss", "layers.Dropout", "networks.SimpleNet",
+        "networks.TwoLayerNetCh4", "networks.TwoLayerNet"], timeout=120)
+    return {r.name: r for r in rows}
+
+
+def test_a_library_file_with_one_failed_import_is_still_graded(tree2_rows):
+    """common/layers.py imports common.util, which the repository never had; the classes that
+    do not use it are graded, and the row says what was missing."""
+    relu = tree2_rows["layers.Relu"]  # class ReLULayer
+    assert relu.status == "PASS", relu.error
+    assert relu.source == ("common/layers.py (loaded without its failed import: "
+                           "ModuleNotFoundError: No module named 'common.util')")
+    assert not [name for name in tree2_rows if name.startswith("import ")]
+
+
+def test_static_methods_and_a_label_first_loss_are_called_as_written(tree2_rows):
+    assert tree2_rows["layers.AddLayer"].status == "PASS", tree2_rows["layers.AddLayer"].error
+    ce = tree2_rows["functions.cross_entropy_error"]
+    assert ce.verdict == "PASS (book)", (ce.error, ce.first_failure())
+    assert ce.adapted == ["cross_entropy_error(label, prediction) called in its own order: "
+                          "label first"]
+
+
+def test_the_one_hot_only_softmax_with_loss_of_5_6_3_is_graded_in_that_form(tree2_rows):
+    swl = tree2_rows["layers.SoftmaxWithLoss"]
+    assert swl.verdict == "PASS (book)", (swl.error, swl.first_failure())
+    assert swl.form.startswith("one-hot labels only (the form printed in 5.6.3)")
+
+
+def test_networks_with_their_own_weight_scale_and_lower_case_weights(tree2_rows):
+    ch4 = tree2_rows["networks.TwoLayerNetCh4"]  # no weight_init_std argument
+    assert ch4.verdict == "PASS (book)", (ch4.error, ch4.first_failure())
+    simple = tree2_rows["networks.SimpleNet"]  # self.w
+    assert simple.verdict == "PASS (book)", (simple.error, simple.first_failure())
+    assert simple.adapted == ["SimpleNet.params built from w (as W)"]
+
+
+def test_another_chapters_network_of_the_same_name_is_not_taken(tree2_rows):
+    """ch04/two_layer_net.py's TwoLayerNet is ch4's: ch5's TwoLayerNet is missing here."""
+    assert tree2_rows["networks.TwoLayerNet"].status == "MISSING"
+
+
+def test_a_renamed_class_is_suggested_and_the_suggestion_is_printed(tree2_rows):
+    drop = tree2_rows["layers.Dropout"]
+    assert drop.status == "MISSING"
+    assert "did you mean common/misc.py:Dropout_Vanilla_Version?" in drop.error
+    text = format_table(list(tree2_rows.values()), "tree2", shapes=True)
+    assert "layers.Dropout: MISSING: layers.Dropout (did you mean" in text
+
+
+def test_keywords_map_by_position_only_into_a_similar_or_early_parameter():
+    import inspect
+
+    from zerotorch.crosscheck.adapter import BOOK_ARGS, map_kwargs
+
+    def reader_net(input_size, hidden_size_list, output_size, activation="relu",
+                   weight_init_std="relu", weight_decay_lambda=0, use_bn=False, use_wd=False):
+        pass
+
+    got = map_kwargs(inspect.signature(reader_net), BOOK_ARGS["MultiLayerNetExtend"],
+                     {"input_size": 4, "use_dropout": True, "dropout_ratio": 0.3})
+    assert got == {"input_size": 4, "use_dropout": True, "dropout_ratio": 0.3}  # their TypeError
+
+    def affine(w, bias):
+        pass
+
+    assert map_kwargs(inspect.signature(affine), BOOK_ARGS["Affine"], {"W": 1, "b": 2}) == {
+        "w": 1, "bias": 2}

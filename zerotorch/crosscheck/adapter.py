@@ -18,6 +18,7 @@ reader's files when no rule finds it.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import inspect
 import re
@@ -56,8 +57,9 @@ BOOK_METHOD_ARGS: dict[str, tuple[str, ...]] = {
 }
 # Keywords the book itself spells differently (MultiLayerNetExtend's ``dropout_ration``, sic).
 KWARG_ALIASES = {"dropout_ratio": ("dropout_ration",)}
-# Keywords that may be dropped where not taken: the code then behaves as the book's does.
-DROPPABLE = ("rng", "train_flg")
+# Keywords that may be dropped where not taken: the code then behaves as the book's does (its
+# own weight scale for a network that fixes it, as some readers' ch4 TwoLayerNet does).
+DROPPABLE = ("rng", "train_flg", "weight_init_std")
 
 # Attributes the registry reads, and the other names readers give them (compared lower-case,
 # underscores removed).
@@ -73,6 +75,26 @@ ATTR_ROLES: dict[str, tuple[str, ...]] = {
     "dropout_ratio": ("dropoutratio", "dropoutration", "ratio", "droprate", "p"),
     "params": ("params", "parameters", "param"),
 }
+
+
+# Functions whose two arguments readers swap: the book's (y, t), and the names that say which is
+# which (compared lower-case, underscores removed).
+SWAPPABLE = {"cross_entropy_error", "sum_squared_error", "mean_squared_error"}
+LABEL_NAMES = {"t", "label", "labels", "truelabel", "target", "targets", "ytrue", "answer",
+               "teacher", "onehot"}
+OUTPUT_NAMES = {"y", "pred", "prediction", "predict", "output", "out", "ypred", "yhat", "p",
+                "prob", "probs", "probability"}
+
+
+def _label_first(fn) -> tuple[str, str] | None:
+    """The two parameter names when ``fn`` names its first one as the label (``(t, y)``)."""
+    sig = _signature(fn)
+    if sig is None:
+        return None
+    names = [p.name for p in sig.parameters.values()][:2]
+    if len(names) == 2 and _norm(names[0]) in LABEL_NAMES and _norm(names[1]) in OUTPUT_NAMES:
+        return names[0], names[1]
+    return None
 
 
 def _norm(name: str) -> str:
@@ -107,8 +129,12 @@ def map_kwargs(sig, book_order: tuple[str, ...], kwargs: dict) -> dict:
             out[alias] = value
             continue
         if key in book_order and book_order.index(key) < len(positional):
-            target = positional[book_order.index(key)]
-            if target not in kwargs and target not in out:
+            i = book_order.index(key)
+            target = positional[i]
+            # the first slots by position (Affine(w, b), SGD(learning_rate)); later ones only
+            # under a similar name, so use_dropout never lands in a reader's use_bn
+            similar = difflib.SequenceMatcher(None, _norm(key), _norm(target)).ratio() >= 0.6
+            if target not in kwargs and target not in out and (i < 3 or similar):
                 out[target] = value
                 continue
         if key in DROPPABLE:
@@ -127,7 +153,7 @@ def _wrap_method(method, book_order):
     return call
 
 
-BOOK_PARAM = re.compile(r"^(W|b|gamma|beta)\d*$")
+BOOK_PARAM = re.compile(r"^(W|b|gamma|beta)\d*$", re.IGNORECASE)
 
 
 def _attr_lookup(used: list[str]):
@@ -143,10 +169,13 @@ def _attr_lookup(used: list[str]):
                     note(f"{type(self).__name__}.{key} read as {name}")
                     return getattr(self, key)
         if name == "params":  # 4.4.2's simpleNet keeps its weights in self.W, no params dict
-            found = {k: v for k, v in vars(self).items()
-                     if BOOK_PARAM.match(k) and isinstance(v, np.ndarray)}
+            theirs = [k for k, v in vars(self).items()
+                      if BOOK_PARAM.match(k) and isinstance(v, np.ndarray)]
+            book = {k: "W" + k[1:] if k[0] in "wW" else k.lower() for k in theirs}  # w → W
+            found = {book[k]: vars(self)[k] for k in theirs}
             if found:
-                note(f"{type(self).__name__}.params built from {', '.join(found)}")
+                note(f"{type(self).__name__}.params built from "
+                     + ", ".join(k if k == book[k] else f"{k} (as {book[k]})" for k in theirs))
                 object.__setattr__(self, "params", found)
                 return found
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
@@ -173,11 +202,30 @@ class Adapted:
                 self.impl.found_in[dotted.partition(".")[2]] = f"--map {self.maps[dotted]}"
         else:
             obj = self.impl.resolve(dotted, chapter=chapter)
+        attr = dotted.rpartition(".")[2]
+        if callable(obj) and not isinstance(obj, type) and attr in SWAPPABLE:
+            return self._swapped(obj, attr)
         if not isinstance(obj, type):
             return obj
         if obj not in self._cache:
             self._cache[obj] = self._wrap(obj, dotted.rpartition(".")[2].split("[")[0])
         return self._cache[obj]
+
+    def _swapped(self, fn, attr: str):
+        """``fn`` called in its own argument order when its names say it takes (t, y)."""
+        names = _label_first(fn)
+        if names is None:
+            return fn
+        used = self.used
+
+        @functools.wraps(fn)
+        def call(y, t, *args, **kwargs):
+            note = f"{attr}({names[0]}, {names[1]}) called in its own order: label first"
+            if note not in used:
+                used.append(note)
+            return fn(t, y, *args, **kwargs)
+
+        return call
 
     def _wrap(self, cls: type, book_name: str) -> type:
         order = BOOK_ARGS.get(book_name, ())
@@ -193,6 +241,8 @@ class Adapted:
             del body["__getattr__"]  # theirs decides
         for name, book_order in BOOK_METHOD_ARGS.items():
             method = getattr(cls, name, None)
+            if isinstance(inspect.getattr_static(cls, name, None), staticmethod | classmethod):
+                continue  # called as it is: no self to pass
             if inspect.isfunction(method):
                 body[name] = _wrap_method(method, book_order)
         try:

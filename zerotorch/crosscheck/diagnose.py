@@ -192,7 +192,10 @@ def _value_patterns(stage: Stage, a: np.ndarray, e: np.ndarray, ctx: Context) ->
 
 
 _ERROR_PATTERNS: list[tuple[str, str]] = [
-    ("has no attribute 'int'", "np.int/np.float were removed in NumPy 1.24: use int/float"),
+    ("has no attribute 'int'", "np.int/np.float were removed in NumPy 1.24 (the book's own "
+                               "code used np.int until 2024-11): use int/float"),
+    ("abstract method", "a method the base class requires is not defined: a misspelt name "
+                        "(backword for backward)?"),
     ("has no attribute 'float'", "np.int/np.float were removed in NumPy 1.24: use int/float"),
     ("not aligned", "matrix shapes don't line up: check W's (in, out) layout and the "
                     "transposes in forward/backward"),

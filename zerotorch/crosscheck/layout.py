@@ -47,11 +47,21 @@ class Source:
     defines: dict[str, str] = field(default_factory=dict)  # top-level name → "class"/"function"
 
 
+_TOP_DEF = re.compile(rb"^(class|def)\s+([A-Za-z_]\w*)", re.MULTILINE)
+
+
 def _defines(path: Path) -> dict[str, str]:
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
-    except (SyntaxError, ValueError, OSError):
-        return {}  # the import itself will report it
+        source = path.read_bytes()
+    except OSError:
+        return {}
+    try:
+        tree = ast.parse(source, filename=str(path))
+    except (SyntaxError, ValueError):
+        # newer syntax than this Python's, or broken: its top-level names by their text, so
+        # the file is still chosen and its import reports the error
+        return {m.group(2).decode(): "class" if m.group(1) == b"class" else "function"
+                for m in _TOP_DEF.finditer(source)}
     out = {}
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
@@ -113,12 +123,17 @@ def _bound_names(node: ast.Import | ast.ImportFrom) -> list[str]:
     return [a.asname or a.name.split(".")[0] for a in node.names if a.name != "*"]
 
 
-def definitions_module(path: Path, name: str) -> ModuleType:
+def definitions_module(path: Path, name: str, everything: bool = False,
+                       fallback=None) -> ModuleType:
     """``path`` as a module ``name`` holding only its definitions (see the module docstring).
 
     Statements run one by one with the file's own line numbers (tracebacks point at the
     reader's lines); an import that fails binds its names to ``Unavailable``, an assignment
     that fails is left out, a class whose base could not be imported raises that import's error.
+    ``everything``: run every statement (a library file whose one import fails), still binding
+    a failed import's names to ``Unavailable``; anything else that fails raises.
+    ``fallback(module, level)``: called when an import fails, to load that module some other
+    way (the library file loaded without its own failed import); true means "try again".
     """
     tree = ast.parse(path.read_bytes(), filename=str(path))
     mod = ModuleType(name)
@@ -127,23 +142,31 @@ def definitions_module(path: Path, name: str) -> ModuleType:
     here = str(path.parent)
     sys.path.insert(0, here)  # its sibling imports, as when the book runs it from its folder
     try:
-        for node in (n for n in tree.body if _keeps(n)):
+        for node in (n for n in tree.body if everything or _keeps(n)):
             code = compile(ast.Module(body=[node], type_ignores=[]), str(path), "exec")
             try:
-                exec(code, mod.__dict__)  # noqa: S102  (the reader's definitions, sandboxed)
+                try:
+                    exec(code, mod.__dict__)  # noqa: S102  (the reader's definitions, sandboxed)
+                except ImportError:
+                    if not (isinstance(node, ast.ImportFrom) and fallback is not None
+                            and fallback(node.module, node.level)):
+                        raise
+                    exec(code, mod.__dict__)  # noqa: S102
             except ImportError as exc:
                 if not isinstance(node, ast.Import | ast.ImportFrom):
                     raise
                 for bound in _bound_names(node):
                     mod.__dict__[bound] = Unavailable(bound, exc)
             except Exception:
+                if isinstance(node, ast.Import | ast.ImportFrom | ast.Try):
+                    raise  # the imported file itself is broken (a SyntaxError in it)
                 if isinstance(node, ast.ClassDef):  # a base that could not be imported
                     for base in node.bases:
                         value = mod.__dict__.get(getattr(base, "id", ""))
                         if isinstance(value, Unavailable):
                             raise value._error from None
                     raise
-                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                if everything or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                     raise
                 # an assignment reading what the script's skipped statements would have made
                 # (``train_size = x_train.shape[0]``): left out, like them
@@ -153,6 +176,13 @@ def definitions_module(path: Path, name: str) -> ModuleType:
     finally:
         sys.path.remove(here)
     return mod
+
+
+def book_like(name: str) -> str:
+    """``ReLULayer``, ``relu_layer`` and ``Relu`` compare equal: lower case, no underscores, no
+    ``Layer`` suffix (readers' suffix for the book's layer classes)."""
+    n = name.lower().replace("_", "")
+    return n[:-5] if n.endswith("layer") and len(n) > 5 else n
 
 
 def close_names(name: str, sources: list[Source], kind: str | None,
@@ -165,5 +195,7 @@ def close_names(name: str, sources: list[Source], kind: str | None,
             if (kind is None or k == kind) and n not in exclude:
                 pool.setdefault(n, s.rel)
     found = difflib.get_close_matches(name, list(pool), n=3, cutoff=0.6)
-    lower = [n for n in pool if n.lower() == name.lower() and n not in found]
-    return [f"{pool[n]}:{n}" for n in lower + found]
+    key = book_like(name)
+    extended = [n for n in pool if n not in found and len(key) >= 4  # Dropout_Vanilla_Version
+                and (book_like(n).startswith(key) or book_like(n).endswith(key))]
+    return [f"{pool[n]}:{n}" for n in (found + extended)[:4]]

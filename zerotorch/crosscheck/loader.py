@@ -89,6 +89,8 @@ class LazyImpl(Impl):
         self.library = library
         self.prefer = prefer
         self.errors: dict[str, str] = {}
+        # library files loaded without an import that failed: stem → that import's error
+        self.partial: dict[str, str] = {}
         self.found_in: dict[str, str] = {}  # book name → the file it was taken from
         self._absent: set[str] = set()
 
@@ -137,8 +139,15 @@ class LazyImpl(Impl):
             if exc.name == self.missing_name(stem):
                 self._absent.add(stem)
                 return None
-            self.errors[stem] = frames.summary(exc, self.root)
-            return None
+            mod = self._without_failed_imports(stem, exc)
+            if mod is None:
+                self.errors[stem] = frames.summary(exc, self.root)
+                return None
+        except ImportError as exc:
+            mod = self._without_failed_imports(stem, exc)
+            if mod is None:
+                self.errors[stem] = frames.summary(exc, self.root)
+                return None
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # SystemExit at import time included
@@ -147,21 +156,58 @@ class LazyImpl(Impl):
         self.modules[stem] = mod
         return mod
 
+    def _without_failed_imports(self, stem: str, exc: ImportError) -> ModuleType | None:
+        """A library file whose import failed on an import of its own (``from common.util
+        import im2col`` with no util.py in the repository), loaded with that import's names
+        left ``Unavailable``: its other classes are graded, a use of those names fails."""
+        if self.library is None or stem.endswith(".py") or self.single:
+            return None
+        path = self.library / (stem.replace(".", "/") + ".py")
+        if not path.is_file():
+            return None
+        try:
+            mod = layout.definitions_module(path, f"{PACKAGE_NAME}.{stem}", everything=True,
+                                            fallback=self._library_fallback)
+        except BaseException:  # noqa: BLE001  (the first error is the one reported)
+            return None
+        self.partial[stem] = frames.summary(exc, self.root).split(" at ", 1)[0]
+        return mod
+
+    def _library_fallback(self, module: str | None, level: int) -> bool:
+        """For a failed ``from common.layers import …`` (or flat ``from layers import …``):
+        load that library file without its own failed import, so the retry finds it."""
+        if level or not module or self.library is None:
+            return False
+        flat = not module.startswith(PACKAGE_NAME + ".")
+        stem = module if flat else module[len(PACKAGE_NAME) + 1:]
+        if stem in self.modules or not (self.library / (stem.replace(".", "/") + ".py")).is_file():
+            return False
+        mod = self.load(stem)
+        if mod is None:
+            return False
+        if flat:
+            sys.modules.setdefault(module, mod)
+        return True
+
     def _load_file(self, rel: str) -> ModuleType:
         """A file outside the library: a chapter script definitions only, any other whole."""
         source = next(s for s in self.sources if s.rel == rel)
         name = "_zerotorch_user_" + "".join(c if c.isalnum() else "_" for c in rel[:-3])
         if source.chapter is not None:
-            return layout.definitions_module(source.path, name)
+            return layout.definitions_module(source.path, name, fallback=self._library_fallback)
         return _exec_file(name, source.path)
 
     def resolve(self, dotted: str, chapter: str | None = None):
         """Like ``Impl.resolve`` (earlier book names included); raises ``ImplImportError`` when
         the file that might hold the object failed to import (an error, not a MISSING).
         ``chapter`` is the concept's book section (``5.6.2``), for the tree's chapter files."""
+        attr = dotted.partition(".")[2]
         for name in (dotted, *NAME_ALIASES.get(dotted, ())):
             obj = self._resolve_one(name, _chapter_number(chapter))
             if obj is not None:
+                found = self.found_in.get(name.partition(".")[2])
+                if found:
+                    self.found_in[attr] = found
                 return obj
         return None
 
@@ -194,7 +240,10 @@ class LazyImpl(Impl):
             return [s for s in self.sources if c is not None and s.chapter == c]
 
         asked, own = files(self.prefer), files(chapter)
-        rest = [s for s in self.sources if s not in asked and s not in own]
+        rest = [s for s in self.sources if s not in asked and s not in own
+                # another chapter's network of the same name is another network (ch04's
+                # TwoLayerNet is not ch05's)
+                and not (prefix == "networks" and s.chapter is not None)]
         steps = [lambda: self._from_sources(asked, dotted, attr, kind, chapter),
                  lambda: self._from_stems(stems, attr, kind),
                  lambda: self._from_sources(own, dotted, attr, kind, chapter),
@@ -205,7 +254,7 @@ class LazyImpl(Impl):
             obj = step()
             if obj is not None:
                 return obj
-        broken = [s for s in stems if s in self.errors]
+        broken = [s for s in stems if s in self.errors and self._may_define(s, attr, kind)]
         if broken:
             raise ImplImportError(self.label(broken[0]), self.errors[broken[0]])
         return None
@@ -213,24 +262,46 @@ class LazyImpl(Impl):
     def _from_stems(self, stems, attr: str, kind: str):
         loaded = [(s, m) for s, m in ((s, self.load(s)) for s in stems) if m is not None]
         for stem, mod in loaded:
-            if hasattr(mod, attr):
-                self.found_in[attr] = self.label(stem)
+            if hasattr(mod, attr) and not isinstance(getattr(mod, attr), layout.Unavailable):
+                self.found_in[attr] = self._where(stem)
                 return getattr(mod, attr)
         for stem, mod in loaded:  # the book's ``simpleNet``, a reader's ``ReLU``
             same = _same_but_case(vars(mod), attr, kind)
             if same:
-                self.found_in[attr] = self.label(stem)
+                self.found_in[attr] = self._where(stem)
                 return getattr(mod, same)
         return None
 
+    def _where(self, stem: str) -> str:
+        """The file's label, and what it was loaded without."""
+        if stem in self.partial:
+            return f"{self.label(stem)} (loaded without its failed import: {self.partial[stem]})"
+        return self.label(stem)
+
+    def _may_define(self, stem: str, attr: str, kind: str) -> bool:
+        """Whether the broken file ``stem`` defines ``attr`` (by its text), or cannot be told."""
+        source = next((s for s in self.sources if self._key(s) == stem), None)
+        if source is None:
+            return True
+        return (source.defines.get(attr) == kind
+                or _same_but_case(source.defines, attr, kind, kinds=True) is not None)
+
     def _from_sources(self, sources, dotted: str, attr: str, kind: str, chapter: int | None):
-        for source in sources:
+        stems = set(book_stems())
+        # the library before other folders, book-named files (a chapter's functions.py)
+        # before one-topic scripts; every file's exact names before any loose match
+        ordered = sorted(sources, key=lambda s: (not s.library, Path(s.rel).stem not in stems))
+
+        def exact(source):
             names = [attr]
             if source.chapter is not None and source.chapter == chapter:
                 names.append(layout.CHAPTER_NAMES.get(dotted, attr))
-            hit = next((n for n in names if source.defines.get(n) == kind), None)
-            if hit is None:
-                hit = _same_but_case(source.defines, attr, kind, kinds=True)
+            return next((n for n in names if source.defines.get(n) == kind), None)
+
+        def loose(source):
+            return _same_but_case(source.defines, attr, kind, kinds=True)
+
+        for source, hit in ((s, match(s)) for match in (exact, loose) for s in ordered):
             if hit is None:
                 continue
             key = self._key(source)
@@ -255,14 +326,19 @@ class LazyImpl(Impl):
 
 
 def _same_but_case(names, attr: str, kind: str, kinds: bool = False) -> str | None:
-    """The one name in ``names`` equal to ``attr`` but for case, of the same kind."""
+    """The one name in ``names`` of the same kind equal to ``attr`` but for case (``ReLU``), or
+    failing that, but for underscores and a ``Layer`` suffix (``ReLULayer``, ``relu_layer``)."""
     def kind_of(value):
         if kinds:
             return value
         return "class" if isinstance(value, type) else "function" if callable(value) else None
 
-    same = [k for k, v in names.items() if k.lower() == attr.lower() and kind_of(v) == kind]
-    return same[0] if len(same) == 1 else None
+    for same_name in (str.lower, layout.book_like):
+        same = [k for k, v in names.items()
+                if same_name(k) == same_name(attr) and kind_of(v) == kind]
+        if len(same) == 1:
+            return same[0]
+    return None
 
 
 def _chapter_number(section: str | None) -> int | None:
@@ -394,14 +470,22 @@ def _once(make):
 
 
 def _exec_file(name: str, file: Path) -> ModuleType:
+    """``file`` imported whole as ``name``, its own folder importable (its sibling imports)."""
     spec = importlib.util.spec_from_file_location(name, file)
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
+    here = str(file.parent)
+    added = here not in sys.path
+    if added:
+        sys.path.insert(0, here)
     try:
         spec.loader.exec_module(mod)
     except BaseException:
         sys.modules.pop(name, None)
         raise
+    finally:
+        if added:
+            sys.path.remove(here)
     return mod
 
 

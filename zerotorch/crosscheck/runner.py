@@ -181,13 +181,15 @@ def format_table(results: list[ConceptResult], impl_name: str = "scratch",
             details.append(f"{r.name}: {r.verdict}: {r.differs}{dist}")
         elif r.status == PASS and r.reference not in (None, "pytorch"):
             details.append(f"{r.name}: PASS as {r.reference}")
+        if r.status == MISSING and "did you mean" in r.error:
+            details.append(f"{r.name}: MISSING: {r.error.removeprefix('not implemented: ')}")
         if r.status in FAILED:
             first = r.first_failure()
             msg = r.error or (first.describe() if first else "")
             details.append(f"{r.name}: {r.status}: {msg}")
             if r.status == FAIL and r.reference:
-                details.append(f"    closest: {r.reference}"
-                               + (f" ({r.differs})" if r.differs else ""))
+                # only the name: how that version differs from PyTorch is rarely why it fails
+                details.append(f"    closest: {r.reference}")
             if shapes and first is not None and not r.error:
                 details.append(f"    shapes: yours {first.shape_actual}, expected "
                                f"{first.shape_expected}")
@@ -196,7 +198,8 @@ def format_table(results: list[ConceptResult], impl_name: str = "scratch",
     if details:
         out += ["", *details]
     counts = verdict_counts(results)
-    out += ["", f"{impl_name}: {len(results)} concepts: " + ", ".join(
+    n = sum(not r.name.startswith("import ") for r in results)  # not the files' import rows
+    out += ["", f"{impl_name}: {n} concepts: " + ", ".join(
         f"{n} {v if v.startswith('PASS (') else v.lower()}" for v, n in counts.items())]
     return "\n".join(out)
 

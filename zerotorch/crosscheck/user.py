@@ -135,7 +135,7 @@ def import_rows(results: list[ConceptResult], broken: dict[str, str],
 def _import_hint(why: str, root: str | None) -> str:
     """What an import failure usually means, when it is recognisable."""
     if why.startswith("SyntaxError") and sys.version_info < (3, 12) and re.search(
-            r"\((?:def|class) \w+\[|\(type \w+ ?=", why):
+            r"\((?:def|class) \w+\[|\(type \w+ ?(?:=|\[)", why):
         return (f"written for Python 3.12+ (type parameters, PEP 695); this is "
                 f"{sys.version_info.major}.{sys.version_info.minor}")
     m = re.match(r"ModuleNotFoundError: No module named '([\w.]+)'", why)

@@ -77,12 +77,13 @@ def grade(concept: Concept, impl: Impl, seed: int = 0) -> ConceptResult:
     result = _grade(concept, impl, seed)
     if result.status != ERROR or not concept.forms:
         return result
+    raised = result.error.split(" at ", 1)[0]  # where: in its own row's grading
     for form in concept.forms:
         other = _grade(dataclasses.replace(concept, **form.fields), impl, seed)
         if other.status != ERROR:
-            raised = result.error.split(" at ", 1)[0]  # where: in its own row's grading
             other.form = f"{form.label} (on the general form: {raised})"
             return other
+        result.error += f"; in {form.label} too: {other.error}"
     return result
 
 

@@ -94,6 +94,10 @@ CONCEPTS.append(LayerPair(
     inputs=lambda rng: (rng.standard_normal((3, 4)), rng.standard_normal((3, 4))),
     builtin=lambda p, x, y: torch.add(x, y), builtin_name="torch.add",
 ))
+# 5.6.3 prints SoftmaxWithLoss for one-hot labels only: backward is (y − t)/N
+ONE_HOT_ONLY = Form("one-hot labels only (the form printed in 5.6.3)",
+                    {"inputs": _scores_one_hot})
+
 CONCEPTS.append(LayerPair(
     name="layers.SoftmaxWithLoss", chapter="5.6.3", title="softmax + CE, integer labels",
     torch_cls=znn.SoftmaxWithLoss, inputs=_scores_labels, scalar_upstream=1.0,
@@ -101,6 +105,7 @@ CONCEPTS.append(LayerPair(
     builtin_forward_atol=BOOK_CE_FORWARD_ATOL, builtin_note=_CE_NOTE,
     probes=(SOFTMAX_SHIFT_PROBE,),
     ours=CE_BOOK, references=(Reference("pytorch", fields=_CE_PYTORCH),),
+    forms=(ONE_HOT_ONLY,),
 ))
 CONCEPTS.append(LayerPair(
     name="layers.SoftmaxWithLoss[onehot]", chapter="5.6.3", title="softmax + CE, one-hot labels",
@@ -124,6 +129,7 @@ CONCEPTS.append(LayerPair(
                           accepts=_ignores_dout),
                 Reference("book 2016", BOOK, IGNORES_DOUT, fields=_CE_PYTORCH,
                           accepts=_ignores_dout)),
+    forms=(ONE_HOT_ONLY,),
 ))
 CONCEPTS.append(NetworkPair(
     name="networks.TwoLayerNet", chapter="5.7.2", title="ch5 layered TwoLayerNet (ReLU)",
@@ -132,5 +138,14 @@ CONCEPTS.append(NetworkPair(
         net.params),
     inputs=lambda rng: (rng.standard_normal((4, 1, 2, 3)), rng.integers(0, 3, size=4)),
     requires=("layers.Affine", "layers.Relu", "layers.SoftmaxWithLoss"),
+    # a network built from the printed forms: the 2-D Affine of 5.6.2, the one-hot-only
+    # SoftmaxWithLoss of 5.6.3 (ch05/train_neuralnet.py loads one_hot_label=True)
+    forms=tuple(Form(label, {"inputs": inputs}) for label, inputs in (
+        ("2-D input (the Affine printed in 5.6.2)",
+         lambda rng: (rng.standard_normal((4, 6)), rng.integers(0, 3, size=4))),
+        ("one-hot labels (as ch05/train_neuralnet.py loads them)",
+         lambda rng: (rng.standard_normal((4, 1, 2, 3)), np.eye(3)[rng.integers(0, 3, 4)])),
+        ("2-D input and one-hot labels (the forms printed in 5.6.2 and 5.6.3)",
+         lambda rng: (rng.standard_normal((4, 6)), np.eye(3)[rng.integers(0, 3, 4)])))),
     **NETWORK_LOSS,
 ))

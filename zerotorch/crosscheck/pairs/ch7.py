@@ -393,3 +393,16 @@ for _kind in ("SimpleConvNet", "DeepConvNet"):
         check=_check_trajectory(_kind),
         forms=(Form(BOOK_SIZE_FORM, {"check": _check_trajectory(_kind, book_size=True)}),),
     ))
+
+
+# What each concept's code is built from, for "fix that first" (a col2im that overwrites
+# instead of adding breaks every dx that goes through it).
+_BUILT_FROM = {"util.im2col": ("util.col2im",),
+               "layers.Convolution": ("util.im2col", "util.col2im"),
+               "layers.Pooling": ("util.im2col", "util.col2im"),
+               "networks.SimpleConvNet": ("layers.Convolution", "layers.Pooling", "layers.Affine",
+                                          "layers.Relu", "layers.SoftmaxWithLoss"),
+               "networks.DeepConvNet": ("layers.Convolution", "layers.Pooling", "layers.Affine",
+                                        "layers.Relu", "layers.Dropout", "layers.SoftmaxWithLoss")}
+for _concept in CONCEPTS:
+    _concept.requires = _concept.requires or _BUILT_FROM.get(_concept.book_name, ())
