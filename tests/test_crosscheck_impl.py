@@ -107,6 +107,8 @@ POOLING_PAIR = LayerPair(
      r"unbiased variance"),
     ("optimizer.Momentum", "Momentum", "MomentumForgetful", "f(x,y) trajectory",
      r"first 1 updates agree, update 2 differs"),
+    ("optimizer.AdaGrad", "AdaGrad", "AdaGradEpsInRoot", "f(x,y) trajectory",
+     r"is the 1e-7 inside the square root"),
 ])
 def test_planted_bug_is_diagnosed(concept, book_attr, planted, stage, diagnosis):
     """Each planted mistake FAILs at the stage it breaks, with the diagnosis that names it."""
@@ -116,6 +118,12 @@ def test_planted_bug_is_diagnosed(concept, book_attr, planted, stage, diagnosis)
     assert result.first_failure().label == stage
     assert result.diagnosis, "no diagnosis"
     assert re.search(diagnosis, result.diagnosis), result.diagnosis
+
+
+def test_an_optimizer_over_lists_is_told_the_books_params_are_dicts():
+    result = check_concept(_concept("optimizer.SGD"), _impl(SGD=PLANTED.SGDOverLists))
+    assert result.status == "ERROR" and "KeyError: 0" in result.error
+    assert "dicts keyed 'W1'" in result.diagnosis and "second book" in result.diagnosis
 
 
 def test_a_pair_can_bring_its_own_diagnosis():

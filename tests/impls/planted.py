@@ -219,3 +219,28 @@ class MomentumForgetful:
         for k in params:
             v = -self.lr * grads[k]
             params[k] += v
+
+
+class AdaGradEpsInRoot:
+    """Puts the 1e-7 inside the square root: lr·g/√(h + 1e-7) (a relative 1e-8 off)."""
+
+    def __init__(self, lr=0.01):
+        self.lr, self.h = lr, None
+
+    def update(self, params, grads):
+        if self.h is None:
+            self.h = {k: np.zeros_like(v) for k, v in params.items()}
+        for k in params:
+            self.h[k] += grads[k] * grads[k]
+            params[k] -= self.lr * grads[k] / np.sqrt(self.h[k] + 1e-7)
+
+
+class SGDOverLists:
+    """The second book's convention: params and grads as lists."""
+
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def update(self, params, grads):
+        for i in range(len(params)):
+            params[i] -= self.lr * grads[i]

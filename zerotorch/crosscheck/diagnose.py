@@ -194,6 +194,10 @@ def _value_patterns(stage: Stage, a: np.ndarray, e: np.ndarray, ctx: Context) ->
 _ERROR_PATTERNS: list[tuple[str, str]] = [
     ("has no attribute 'int'", "np.int/np.float were removed in NumPy 1.24 (the book's own "
                                "code used np.int until 2024-11): use int/float"),
+    ("KeyError: 0", "params indexed by position (params[0]): this book's params and grads are "
+                    "dicts keyed 'W1', 'b1', … (lists are the second book's convention)"),
+    ("dtype('<U", "params iterated as a list: this book's params and grads are dicts keyed "
+                  "'W1', 'b1', … (lists are the second book's convention)"),
     ("abstract method", "a method the base class requires is not defined: a misspelt name "
                         "(backword for backward)?"),
     ("has no attribute 'float'", "np.int/np.float were removed in NumPy 1.24: use int/float"),

@@ -61,6 +61,16 @@ CONCEPTS.append(OptimizerPair(
                                                              variant="book-2016"),
                 "builtin_factory": None, "builtin_name": None}),),
 ))
+def _eps_placement(result, ctx) -> str:
+    """A trajectory off by a relative 1e-9..1e-5 only: where the 1e-7 sits, not the rule."""
+    bad = [s for s in result.stages if not s.ok]
+    if bad and all(0 < s.max_rel < 1e-5 for s in bad):
+        worst = max(s.max_rel for s in bad)
+        return (f"off by a relative {worst:.1e} only: is the 1e-7 inside the square root? The "
+                "book divides by (np.sqrt(h) + 1e-7), not np.sqrt(h + 1e-7)")
+    return ""
+
+
 CONCEPTS.append(OptimizerPair(
     name="optimizer.AdaGrad", chapter="6.1.5", title="AdaGrad",
     scratch_kwargs={"lr": 0.5},
@@ -68,6 +78,7 @@ CONCEPTS.append(OptimizerPair(
     builtin_factory=lambda ps: torch.optim.Adagrad(ps, lr=0.5, eps=BOOK_EPS,
                                                    initial_accumulator_value=0.0),
     builtin_name="torch.optim.Adagrad(lr, eps=1e-7)",
+    diagnoses=(_eps_placement,),
 ))
 CONCEPTS.append(OptimizerPair(
     name="optimizer.RMSprop", chapter="6.1.5", title="RMSprop",
@@ -75,6 +86,7 @@ CONCEPTS.append(OptimizerPair(
     torch_factory=lambda ps: zoptim.RMSprop(ps, lr=0.05, decay_rate=0.9),
     builtin_factory=lambda ps: torch.optim.RMSprop(ps, lr=0.05, alpha=0.9, eps=BOOK_EPS),
     builtin_name="torch.optim.RMSprop(lr, alpha=decay_rate, eps=1e-7)",
+    diagnoses=(_eps_placement,),
 ))
 
 
@@ -92,6 +104,7 @@ CONCEPTS.append(OptimizerPair(
     # The book adds 1e-7 to the uncorrected √v: torch's Adam equals it with this eps schedule
     # (a fixed eps=1e-7 differs, see test_adam_eps_placement_*).
     builtin_name="torch.optim.Adam(betas) with eps = 1e-7/√(1 − beta2^t) at step t",
+    diagnoses=(_eps_placement,),
 ))
 
 # ---------------------------------------------------------------- Batch Normalization (ch6.3)
