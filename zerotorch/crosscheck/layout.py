@@ -192,9 +192,9 @@ def close_names(name: str, sources: list[Source], kind: str | None,
     pool = {}
     for s in sources:
         for n, k in s.defines.items():
-            if (kind is None or k == kind) and n not in exclude:
+            if (kind is None or k == kind) and n not in exclude and not n.startswith("_"):
                 pool.setdefault(n, s.rel)
-    found = difflib.get_close_matches(name, list(pool), n=3, cutoff=0.6)
+    found = difflib.get_close_matches(name, list(pool), n=3, cutoff=0.7)
     key = book_like(name)
     extended = [n for n in pool if n not in found and len(key) >= 4  # Dropout_Vanilla_Version
                 and (book_like(n).startswith(key) or book_like(n).endswith(key))]

@@ -244,12 +244,15 @@ class LazyImpl(Impl):
                 # another chapter's network of the same name is another network (ch04's
                 # TwoLayerNet is not ch05's)
                 and not (prefix == "networks" and s.chapter is not None)]
+        # a chapter folder's own functions.py (a copy of common/'s) before one-topic scripts
+        book_named = [s for s in own + rest if Path(s.rel).stem in stems]
         steps = [lambda: self._from_sources(asked, dotted, attr, kind, chapter),
                  lambda: self._from_stems(stems, attr, kind),
+                 lambda: self._from_sources(book_named, dotted, attr, kind, chapter),
                  lambda: self._from_sources(own, dotted, attr, kind, chapter),
                  lambda: self._from_sources(rest, dotted, attr, kind, chapter)]
         if prefix == "networks":
-            steps[1], steps[2] = steps[2], steps[1]
+            steps[1], steps[3] = steps[3], steps[1]
         for step in steps:
             obj = step()
             if obj is not None:
@@ -322,7 +325,10 @@ class LazyImpl(Impl):
         attr = dotted.partition(".")[2].split("[")[0]
         kind = "class" if attr[:1].isupper() else "function"
         book = {c.scratch_name.partition(".")[2] for c in concepts()}  # graded as themselves
-        return layout.close_names(attr, self.sources, kind, exclude=book - {attr})
+        sources = self.sources
+        if dotted.startswith("networks."):  # another chapter's network of that name is not it
+            sources = [s for s in sources if s.chapter is None or attr not in s.defines]
+        return layout.close_names(attr, sources, kind, exclude=book - {attr})
 
 
 def _same_but_case(names, attr: str, kind: str, kinds: bool = False) -> str | None:

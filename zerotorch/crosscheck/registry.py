@@ -365,6 +365,15 @@ class LayerPair(Concept):
         return stages
 
 
+def require_dict_params(net) -> None:
+    """This book's networks keep ``params`` as a dict keyed W1, b1, …; say so plainly."""
+    params = getattr(net, "params", None)
+    if not isinstance(params, Mapping):
+        kind = type(params).__name__
+        raise TypeError(f"{type(net).__name__}.params is a {kind}: this book's networks keep a "
+                        "dict keyed 'W1', 'b1', … (a list is the second book's convention)")
+
+
 @dataclass(kw_only=True)
 class NetworkPair(Concept):
     """A network: scratch ``loss``/``gradient`` vs zerotorch ``loss`` + autograd (+ numerical).
@@ -391,6 +400,7 @@ class NetworkPair(Concept):
     def run(self, impl: Impl, rng: np.random.Generator) -> list[Stage]:
         cls = self.lookup(impl)
         net = self.build(cls, rng)
+        require_dict_params(net)
         for k in list(net.params):
             net.params[k] = np.asarray(net.params[k], dtype=np.float64)
         net_t = self.torch_build(net)

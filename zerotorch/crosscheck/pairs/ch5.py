@@ -149,3 +149,9 @@ CONCEPTS.append(NetworkPair(
          lambda rng: (rng.standard_normal((4, 6)), np.eye(3)[rng.integers(0, 3, 4)])))),
     **NETWORK_LOSS,
 ))
+
+# SoftmaxWithLoss is built from the book's softmax and cross-entropy (an in-place softmax
+# shows up here as the layer modifying its input): "fix that first" names them.
+for _concept in CONCEPTS:
+    if _concept.book_name == "layers.SoftmaxWithLoss":
+        _concept.requires = ("functions.softmax", "functions.cross_entropy_error")

@@ -62,9 +62,10 @@ CONCEPTS.append(OptimizerPair(
                 "builtin_factory": None, "builtin_name": None}),),
 ))
 def _eps_placement(result, ctx) -> str:
-    """A trajectory off by a relative 1e-9..1e-5 only: where the 1e-7 sits, not the rule."""
+    """A trajectory off by a small relative amount only: where the 1e-7 sits, not the rule
+    (√(h + 1e-7) differs most where h is near 0: up to ~1e-4 on the quadratic bowl)."""
     bad = [s for s in result.stages if not s.ok]
-    if bad and all(0 < s.max_rel < 1e-5 for s in bad):
+    if bad and all(0 < s.max_rel < 1e-3 for s in bad):
         worst = max(s.max_rel for s in bad)
         return (f"off by a relative {worst:.1e} only: is the 1e-7 inside the square root? The "
                 "book divides by (np.sqrt(h) + 1e-7), not np.sqrt(h + 1e-7)")

@@ -30,6 +30,7 @@ from zerotorch.crosscheck.registry import (
     Probe,
     Reference,
     book,
+    require_dict_params,
 )
 
 CONCEPTS: list = []  # this chapter group's concepts, in the book's order
@@ -204,6 +205,7 @@ DROPOUT_SEED = 7
 def _with_random_biases(net, rng):
     """Non-zero biases: with the book's zero biases, a padded border whose receptive field is
     all zeros (after ReLU) sits exactly on ReLU's kink, where central differences are wrong."""
+    require_dict_params(net)
     for k in net.params:
         if k.startswith("b"):
             # in place: a book-style network's layers hold references to these arrays
@@ -269,7 +271,8 @@ CONCEPTS.append(NetworkPair(
     build=lambda cls, rng: _with_random_biases(cls(rng=rng, weight_init_std=0.3, **SIMPLE_SMALL),
                                                rng),
     torch_build=_torch_net(zconvnet.SimpleConvNet, SIMPLE_SMALL),
-    inputs=_small_inputs(SIMPLE_SMALL["input_dim"], 4),
+    # 5 samples for 4 classes: labels of the wrong form cannot broadcast silently
+    inputs=_small_inputs(SIMPLE_SMALL["input_dim"], 4, n=5),
     forms=(_book_size_form(zconvnet.SimpleConvNet, ("b1", "b2", "b3")),),
     **NETWORK_LOSS,
 ))
@@ -303,6 +306,7 @@ def _check_vs_builtin(kind, book_size: bool = False):
 
     def check(concept, impl, rng) -> list[Stage]:
         net_s = concept.lookup(impl, f"networks.{kind}")(rng=rng, **small)
+        require_dict_params(net_s)
         net_t = cls_t(dtype=torch.float64, **small).load_params(net_s.params).eval()
         if kind == "DeepConvNet":
             net_t.set_dropout_convention("torch")  # nn.Dropout at eval: identity
@@ -355,6 +359,7 @@ def _check_trajectory(kind, book_size: bool = False):
 
     def check(concept, impl, rng) -> list[Stage]:
         net_s = concept.lookup(impl, f"networks.{kind}")(rng=rng, **small)
+        require_dict_params(net_s)
         adam_s = concept.lookup(impl, "optimizer.Adam")(lr=0.01)
         net_t = cls_t(dtype=torch.float64, **small).load_params(net_s.params).train()
         adam_t = zoptim.Adam(net_t.parameters(), lr=0.01)
