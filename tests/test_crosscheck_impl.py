@@ -54,7 +54,8 @@ concepts()  # fill the registry
 
 def _impl(**objects) -> Impl:
     ns = types.SimpleNamespace(**objects)
-    return Impl("planted", {"functions": ns, "layers": ns, "optimizer": ns})
+    return Impl("planted", {"functions": ns, "layers": ns, "optimizer": ns, "networks": ns,
+                            "util": ns})
 
 
 def _concept(name: str):
@@ -109,6 +110,10 @@ POOLING_PAIR = LayerPair(
      r"first 1 updates agree, update 2 differs"),
     ("optimizer.AdaGrad", "AdaGrad", "AdaGradEpsInRoot", "f(x,y) trajectory",
      r"is the 1e-7 inside the square root"),
+    ("networks.predict", "predict", "predict_returns_argmax", "forward",
+     r"returns class indices \(argmax\)"),
+    ("networks.TwoLayerNetCh4", "TwoLayerNetCh4", "TwoLayerNetL2InLossOnly", "loss",
+     r"loss differs but every gradient agrees: .*an L2 term"),
 ])
 def test_planted_bug_is_diagnosed(concept, book_attr, planted, stage, diagnosis):
     """Each planted mistake FAILs at the stage it breaks, with the diagnosis that names it."""
@@ -117,6 +122,19 @@ def test_planted_bug_is_diagnosed(concept, book_attr, planted, stage, diagnosis)
     assert result.status == "FAIL", (result.status, result.error)
     assert result.first_failure().label == stage
     assert result.diagnosis, "no diagnosis"
+    assert re.search(diagnosis, result.diagnosis), result.diagnosis
+
+
+@pytest.mark.parametrize(("planted", "diagnosis"), [
+    ("col2im_assigns", r"wrong only where windows overlap: .* added"),
+    ("col2im_averages", r"divides by the number of overlapping windows"),
+])
+def test_a_col2im_that_does_not_add_overlaps_is_named(planted, diagnosis):
+    from scratch.util import im2col
+
+    result = check_concept(_concept("util.col2im"),
+                           _impl(im2col=im2col, col2im=getattr(PLANTED, planted)), seed=0)
+    assert result.status == "FAIL", (result.status, result.error)
     assert re.search(diagnosis, result.diagnosis), result.diagnosis
 
 

@@ -22,7 +22,8 @@ TREE = Path(__file__).resolve().parent / "impls" / "reader_tree"
 @pytest.fixture(scope="module")
 def tree_rows():
     rows = check_impl(str(TREE), only=[
-        "functions.softmax", "functions.cross_entropy_error", "layers.Relu", "layers.Affine",
+        "functions.softmax", "functions.cross_entropy_error",
+        "functions.cross_entropy_error[1d,label]", "layers.Relu", "layers.Affine",
         "layers.Sigmoid", "layers.MulLayer", "layers.AddLayer", "optimizer.SGD",
         "networks.SimpleNet", "networks.TwoLayerNetCh4"], timeout=120)
     return {r.name: r for r in rows}
@@ -120,6 +121,9 @@ def test_printed_forms_are_graded_when_the_general_one_raises(tree_rows):
     assert affine.form.startswith("the 2-D form of 5.6.2"), affine.form
     ce = tree_rows["functions.cross_entropy_error"]  # one-hot only, 4.2.4's first form
     assert ce.verdict == "PASS (book)" and ce.form.startswith("one-hot labels only"), ce.form
+    label = tree_rows["functions.cross_entropy_error[1d,label]"]  # a label broadcasts silently
+    assert label.status == "FAIL"
+    assert label.diagnosis.startswith("your cross-entropy takes one-hot labels only"), label
     text = format_table(list(tree_rows.values()), "tree", shapes=True)
     assert "layers.Affine: graded in the 2-D form of 5.6.2" in text
     assert "layers.Affine: your names: Affine.dw read as dW" in text

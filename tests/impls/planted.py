@@ -244,3 +244,71 @@ class SGDOverLists:
     def update(self, params, grads):
         for i in range(len(params)):
             params[i] -= self.lr * grads[i]
+
+
+def predict_returns_argmax(network, x):
+    """3.6.1's predict ending in argmax: class indices instead of the probabilities."""
+    a = x
+    for i in (1, 2, 3):
+        a = a @ network[f"W{i}"] + network[f"b{i}"]
+        if i < 3:
+            a = 1 / (1 + np.exp(-a))
+    return np.argmax(_softmax(a), axis=1)
+
+
+class TwoLayerNetL2InLossOnly:
+    """ch4's TwoLayerNet whose loss adds 0.5·λ·ΣW² that its gradient leaves out."""
+
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01, rng=None):
+        rng = rng or np.random.default_rng()
+        self.params = {"W1": weight_init_std * rng.standard_normal((input_size, hidden_size)),
+                       "b1": np.zeros(hidden_size),
+                       "W2": weight_init_std * rng.standard_normal((hidden_size, output_size)),
+                       "b2": np.zeros(output_size)}
+
+    def _forward(self, x):
+        z1 = 1 / (1 + np.exp(-(x @ self.params["W1"] + self.params["b1"])))
+        return z1, _softmax(z1 @ self.params["W2"] + self.params["b2"])
+
+    def loss(self, x, t):
+        _, y = self._forward(x)
+        ce = -np.sum(t * np.log(y + 1e-7)) / x.shape[0]
+        return ce + 0.05 * sum(np.sum(self.params[k] ** 2) for k in ("W1", "W2"))
+
+    def gradient(self, x, t):
+        z1, y = self._forward(x)
+        dy = (y - t) / x.shape[0]
+        dz1 = dy @ self.params["W2"].T * (1 - z1) * z1
+        return {"W1": x.T @ dz1, "b1": dz1.sum(0), "W2": z1.T @ dy, "b2": dy.sum(0)}
+
+
+def _col2im_with(combine):
+    """A col2im (N·oh·ow, C·FH·FW) → (N, C, H, W) whose overlapping windows are ``combine``d."""
+
+    def col2im(col, input_shape, filter_h, filter_w, stride=1, pad=0):
+        n, c, h, w = input_shape
+        oh, ow = (h + 2 * pad - filter_h) // stride + 1, (w + 2 * pad - filter_w) // stride + 1
+        col = col.reshape(n, oh, ow, c, filter_h, filter_w).transpose(0, 3, 4, 5, 1, 2)
+        img = np.zeros((n, c, h + 2 * pad + stride - 1, w + 2 * pad + stride - 1))
+        cnt = np.zeros_like(img)
+        for y in range(filter_h):
+            for x in range(filter_w):
+                ys, xs = slice(y, y + stride * oh, stride), slice(x, x + stride * ow, stride)
+                img[:, :, ys, xs] = combine(img[:, :, ys, xs], col[:, :, y, x])
+                cnt[:, :, ys, xs] += 1
+        return (img / np.maximum(cnt, 1) if combine is _add_then_average else img)[
+            :, :, pad:h + pad, pad:w + pad]
+
+    return col2im
+
+
+def _assign(old, new):
+    return new
+
+
+def _add_then_average(old, new):
+    return old + new
+
+
+col2im_assigns = _col2im_with(_assign)  # img[...] = col[...]: the last window wins
+col2im_averages = _col2im_with(_add_then_average)  # the sum divided by the overlap count

@@ -230,6 +230,16 @@ def diagnose(result, concept: Concept, seed: int = 0, ctx: Context | None = None
         if msg:
             return msg
     failing = [s for s in result.stages if not s.ok]
+    grads = [s for s in result.stages if s.name.startswith("d") and s.against == "zerotorch"]
+    vs_ours = [s.name for s in failing if s.against == "zerotorch"]
+    if vs_ours == ["loss"] and grads and all(s.ok for s in grads):  # numerical ones may fail
+        return ("the loss differs but every gradient agrees: loss() adds or changes a term "
+                "that gradient() leaves out (an L2 term? another output activation?)")
+    for s in failing:
+        arrs = _arrays(s)
+        if arrs is not None and _returns_argmax(arrs[1], arrs[0]):
+            return (f"{s.name} returns class indices (argmax), not the scores or "
+                    "probabilities themselves")
     for s in failing:
         if s.name == "dout unchanged":
             return ("backward writes into dout in place (e.g. dout[mask] = 0): the caller's "
@@ -256,6 +266,12 @@ def diagnose(result, concept: Concept, seed: int = 0, ctx: Context | None = None
         if s.step:
             return _trajectory_hint(s.step)
     return ""
+
+
+def _returns_argmax(expected, actual) -> bool:
+    e, a = np.asarray(expected), np.asarray(actual)
+    return (e.ndim >= 2 and a.shape == e.shape[:-1] and a.size > 0
+            and np.array_equal(a, e.argmax(axis=-1)))
 
 
 def _trajectory_hint(k: int) -> str:

@@ -194,7 +194,9 @@ def check_impl(spec: str, only=None, seed: int = 0, timeout: float = 60.0,
 def note_failed_requirements(results: list[ConceptResult], checked) -> None:
     """A failing concept built from other concepts (``Concept.requires``, e.g. a network from
     its layers) that failed in the same report says so first: fixing those usually fixes it."""
-    failed = {r.name.split("[", 1)[0] for r in results if r.status in FAILED}
+    # the concept's own row, not a variant: a softmax failing only on 1-D input does not
+    # explain a network that feeds it batches
+    failed = {r.name for r in results if r.status in FAILED}
     for concept, result in zip(checked, results, strict=True):
         if result.status not in FAILED:
             continue

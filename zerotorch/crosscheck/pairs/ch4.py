@@ -81,6 +81,21 @@ def _ce_pytorch(**fields) -> Reference:
 NETWORK_LOSS = {"ours": CE_BOOK, "references": (_ce_pytorch(loss_delta=0.0),)}
 
 
+def _label_taken_as_one_hot(result, ctx) -> str:
+    """The label variants: does the code compute −Σ t·log(y + 1e-7) with the label as t?"""
+    first = result.first_failure()
+    if first is None or first.name != "forward" or ctx.inputs is None:
+        return ""
+    y, t = (np.asarray(a, dtype=np.float64) for a in ctx.inputs)
+    y2 = y.reshape(-1, y.shape[-1])
+    as_one_hot = -np.sum(t.reshape(-1, 1) * np.log(y2 + DELTA)) / y2.shape[0]
+    if np.allclose(first.actual, as_one_hot, rtol=1e-9, atol=1e-12):
+        return ("your cross-entropy takes one-hot labels only: a class index is used as t in "
+                "−Σ t·log(y) (the first form printed in 4.2.4; the final one picks "
+                "y[np.arange(N), t])")
+    return ""
+
+
 def _ce_functions() -> dict:
     """The references of the cross-entropy functions: ours (the book's delta) and PyTorch's."""
     return {"ours": CE_BOOK, "references": (_ce_pytorch(
@@ -120,6 +135,7 @@ CONCEPTS.append(FunctionPair(
     scratch_fn="functions.cross_entropy_error", torch_fn=zF.cross_entropy_error,
     inputs=lambda rng: (_probabilities(rng, 1)[0], np.int64(rng.integers(0, N_CLASSES))),
     builtin=lambda p, y, t: _nll_with_delta(y, t), builtin_name=_CE_BUILTIN,
+    diagnoses=(_label_taken_as_one_hot,),
     **_ce_functions(),
 ))
 

@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -94,9 +96,37 @@ CONCEPTS.append(CustomPair(
     name="util.im2col", chapter="7.4.3", title="im2col (book layout (N·oh·ow, C·FH·FW))",
     builtin_name="F.unfold(...).transpose(1, 2).reshape(N·L, -1)", check=_check_im2col,
 ))
+_CASE = re.compile(r"(\d+)x(\d+)x(\d+)x(\d+) k(\d+)x(\d+) s(\d+) p(\d+)")
+
+
+def _col2im_overlaps(result, ctx) -> str:
+    """Wrong only where windows overlap: overwritten or averaged instead of summed."""
+    from scratch.util import col2im, im2col
+
+    for s in (s for s in result.stages if not s.ok and s.name == "forward"):
+        m = _CASE.search(s.note)
+        if m is None or s.actual is None or np.shape(s.actual) != np.shape(s.expected):
+            continue
+        n, c, h, w, fh, fw, st, p = (int(g) for g in m.groups())
+        shape = (n, c, h, w)
+        count = col2im(np.ones(im2col(np.zeros(shape), fh, fw, st, p).shape), shape, fh, fw,
+                       st, p)
+        a, e = np.asarray(s.actual, dtype=np.float64), np.asarray(s.expected, dtype=np.float64)
+        covered = count > 0
+        with np.errstate(all="ignore"):
+            if np.allclose(a[covered], e[covered] / count[covered]):
+                return ("col2im divides by the number of overlapping windows: the adjoint of "
+                        "im2col adds them (img[...] += col[...], no division)")
+        wrong = ~np.isclose(a, e)
+        if wrong.any() and np.all(count[wrong] > 1):
+            return ("col2im is wrong only where windows overlap: overlapping columns must be "
+                    "added (img[...] += col[...]), not assigned")
+    return ""
+
+
 CONCEPTS.append(CustomPair(
     name="util.col2im", chapter="7.4.3", title="col2im, the adjoint of im2col",
-    builtin_name="F.fold", check=_check_col2im,
+    builtin_name="F.fold", check=_check_col2im, diagnoses=(_col2im_overlaps,),
 ))
 
 
@@ -273,7 +303,10 @@ CONCEPTS.append(NetworkPair(
     torch_build=_torch_net(zconvnet.SimpleConvNet, SIMPLE_SMALL),
     # 5 samples for 4 classes: labels of the wrong form cannot broadcast silently
     inputs=_small_inputs(SIMPLE_SMALL["input_dim"], 4, n=5),
-    forms=(_book_size_form(zconvnet.SimpleConvNet, ("b1", "b2", "b3")),),
+    forms=(Form("one-hot labels (a loss written for them only, as 5.6.3 prints it)", {
+                "inputs": lambda rng: (lambda x, t: (x, np.eye(4)[t]))(
+                    *_small_inputs(SIMPLE_SMALL["input_dim"], 4, n=5)(rng))}),
+           _book_size_form(zconvnet.SimpleConvNet, ("b1", "b2", "b3"))),
     **NETWORK_LOSS,
 ))
 CONCEPTS.append(NetworkPair(
