@@ -166,7 +166,8 @@ TREE2 = TREE.parent / "reader_tree2"
 @pytest.fixture(scope="module")
 def tree2_rows():
     rows = check_impl(str(TREE2), only=[
-        "functions.cross_entropy_error", "layers.Relu", "layers.AddLayer",
+        "functions.cross_entropy_error", "functions.step_function", "layers.Relu",
+        "layers.Affine", "layers.AddLayer",
         "layers.SoftmaxWithLoss", "layers.Dropout", "networks.SimpleNet",
         "networks.TwoLayerNetCh4", "networks.TwoLayerNet"], timeout=120)
     return {r.name: r for r in rows}
@@ -188,6 +189,14 @@ def test_static_methods_and_a_label_first_loss_are_called_as_written(tree2_rows)
     assert ce.verdict == "PASS (book)", (ce.error, ce.first_failure())
     assert ce.adapted == ["cross_entropy_error(label, prediction) called in its own order: "
                           "label first"]
+
+
+def test_a_scalar_step_function_and_second_book_lists_are_graded_as_written(tree2_rows):
+    step = tree2_rows["functions.step_function"]
+    assert step.status == "PASS" and step.form.startswith("one number"), (step.error, step.form)
+    affine = tree2_rows["layers.Affine"]
+    assert affine.status == "PASS", (affine.error, affine.first_failure())
+    assert "Affine.grads[0] read as dW (the second book's lists)" in affine.adapted
 
 
 def test_the_one_hot_only_softmax_with_loss_of_5_6_3_is_graded_in_that_form(tree2_rows):

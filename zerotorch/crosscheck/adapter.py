@@ -168,6 +168,12 @@ def _attr_lookup(used: list[str]):
                 if key != name and _norm(key) in roles:
                     note(f"{type(self).__name__}.{key} read as {name}")
                     return getattr(self, key)
+        lists = vars(self).get("grads" if name.startswith("d") else "params")
+        slot = {"W": 0, "dW": 0, "b": 1, "db": 1}.get(name)
+        if slot is not None and isinstance(lists, list) and len(lists) > slot:
+            which = "grads" if name.startswith("d") else "params"  # the second book's lists
+            note(f"{type(self).__name__}.{which}[{slot}] read as {name} (the second book's lists)")
+            return lists[slot]
         if name == "params":  # 4.4.2's simpleNet keeps its weights in self.W, no params dict
             theirs = [k for k, v in vars(self).items()
                       if BOOK_PARAM.match(k) and isinstance(v, np.ndarray)]

@@ -198,6 +198,8 @@ _ERROR_PATTERNS: list[tuple[str, str]] = [
                     "dicts keyed 'W1', 'b1', … (lists are the second book's convention)"),
     ("dtype('<U", "params iterated as a list: this book's params and grads are dicts keyed "
                   "'W1', 'b1', … (lists are the second book's convention)"),
+    ("got shape (", "your network's parameters have other shapes than the book's architecture "
+                    "(another padding, filter count or hidden size?)"),
     ("abstract method", "a method the base class requires is not defined: a misspelt name "
                         "(backword for backward)?"),
     ("has no attribute 'float'", "np.int/np.float were removed in NumPy 1.24: use int/float"),

@@ -9,7 +9,7 @@ from torch import nn
 from zerotorch import functional as zF
 from zerotorch import two_layer_net as ztl
 from zerotorch.crosscheck.compare import compare, tensor
-from zerotorch.crosscheck.registry import CustomPair, FunctionPair, Probe
+from zerotorch.crosscheck.registry import CustomPair, Form, FunctionPair, Probe
 from zerotorch.nn import linear_from_book
 
 CONCEPTS: list = []  # this chapter group's concepts, in the book's order
@@ -45,6 +45,9 @@ CONCEPTS.append(FunctionPair(
     torch_fn=zF.step_function, inputs=_x, differentiable=False,
     builtin=lambda p, x: torch.heaviside(x, torch.zeros((), dtype=x.dtype)),
     builtin_name="torch.heaviside(x, 0)",
+    # 3.2.2 prints `if x > 0: return 1 else: return 0` first, for one number
+    forms=(Form("one number (the first form printed in 3.2.2)", {"inputs": lambda rng: (
+        np.asarray(rng.choice([-1.5, -0.25, 0.0, 0.75, 2.0])),)}),),
 ))
 CONCEPTS.append(FunctionPair(
     name="functions.identity_function", chapter="3.5.1", title="identity output",

@@ -16,3 +16,11 @@ def cross_entropy_error(label, prediction):
         label = label.argmax(axis=1)
     n = prediction.shape[0]
     return -np.sum(np.log(prediction[np.arange(n), label] + 1e-7)) / n
+
+
+def step_function(x):
+    """3.2.2's first form: one number at a time."""
+    if x > 0:
+        return 1
+    else:
+        return 0

@@ -35,3 +35,22 @@ class SoftmaxWithLoss:
 
     def backward(self, dout=1):
         return (self.y - self.t) / self.t.shape[0]
+
+
+class Affine:
+    """The second book's convention: params and grads as lists, gradients written in place."""
+
+    def __init__(self, W, b):
+        self.params = [W, b]
+        self.grads = [np.zeros_like(W), np.zeros_like(b)]
+
+    def forward(self, x):
+        self.x = x
+        W, b = self.params
+        return x @ W + b
+
+    def backward(self, dout):
+        W, _ = self.params
+        self.grads[0][...] = self.x.T @ dout
+        self.grads[1][...] = dout.sum(axis=0)
+        return dout @ W.T
