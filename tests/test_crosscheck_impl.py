@@ -106,6 +106,8 @@ POOLING_PAIR = LayerPair(
     ("functions.softmax", "softmax", "softmax_without_max", "forward", r"softmax overflows"),
     ("layers.BatchNormalization", "BatchNormalization", "BatchNormalizationUnbiased", "forward",
      r"unbiased variance"),
+    ("layers.BatchNormalization[eval]", "BatchNormalization", "BatchNormalizationEps7",
+     "forward", r"eps = 1e-7; the book's is 10e-7"),
     ("optimizer.Momentum", "Momentum", "MomentumForgetful", "f(x,y) trajectory",
      r"first 1 updates agree, update 2 differs"),
     ("optimizer.AdaGrad", "AdaGrad", "AdaGradEpsInRoot", "f(x,y) trajectory",

@@ -155,23 +155,34 @@ def _bn_channel_builtin(training: bool):
 
 
 def _bn_forward_diagnosis(result, ctx) -> str:
-    """Name a forward normalised with the wrong variance or eps (per activation, as the book)."""
+    """Name a forward normalised with the wrong variance or eps: per activation (the book's
+    layout) or per channel, with the batch's statistics (training) or the running ones."""
     s = result.first_failure()
     if s is None or s.name != "forward" or s.actual is None or not ctx.init or not ctx.inputs:
         return ""
     a = np.asarray(s.actual, dtype=np.float64)
     x = np.asarray(ctx.inputs[0], dtype=np.float64)
-    x2 = x.reshape(x.shape[0], -1)  # (N, D) per activation, as the book
     gamma, beta = ctx.init["gamma"], ctx.init["beta"]
-    if gamma.shape != x2.shape[1:]:
+    if x.ndim == 4 and gamma.shape == (x.shape[1],):  # per channel: (N·H·W, C) columns
+        cols = x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])
+        back = lambda y: y.reshape(x.shape[0], x.shape[2], x.shape[3], -1).transpose(0, 3, 1, 2)
+    elif gamma.shape == (int(np.prod(x.shape[1:])),):  # per activation, as the book
+        cols = x.reshape(x.shape[0], -1)
+        back = lambda y: y.reshape(x.shape)
+    else:
         return ""
-    xc = x2 - x2.mean(axis=0)
+    training = getattr(ctx.concept, "train", True) is not False
     for ddof, eps, cause in ((1, 1e-6, "the unbiased variance (ddof = 1, ratio N/(N−1))"),
                              (0, 1e-5, "eps = 1e-5 (PyTorch's); the book's is 10e-7 = 1e-6"),
                              (0, 1e-7, "eps = 1e-7; the book's is 10e-7 = 1e-6"),
                              (0, 0.0, "no eps; the book adds 10e-7 = 1e-6 under the root")):
-        var = (xc ** 2).sum(axis=0) / (x2.shape[0] - ddof)
-        out = (gamma * xc / np.sqrt(var + eps) + beta).reshape(x.shape)
+        if training:
+            mean, var = cols.mean(axis=0), cols.var(axis=0, ddof=ddof)
+        elif ddof:
+            continue  # the running variance is given, not estimated
+        else:
+            mean, var = ctx.init["running_mean"], ctx.init["running_var"]
+        out = back(gamma * (cols - mean) / np.sqrt(var + eps) + beta)
         if out.shape == a.shape and np.allclose(a, out, rtol=1e-9, atol=1e-12):
             return f"forward: BatchNormalization normalises with {cause}"
     return ""
