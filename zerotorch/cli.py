@@ -13,6 +13,9 @@ import sys
 
 def _crosscheck(args: argparse.Namespace) -> int:
     if getattr(args, "impl", None):
+        from zerotorch._forkserver import start
+
+        start()  # the sandbox's fork server imports torch while this process does
         from zerotorch.crosscheck.user import run_user  # the reader's own code, sandboxed
 
         return run_user(args)

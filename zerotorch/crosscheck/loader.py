@@ -509,8 +509,20 @@ def load_impl(spec: str) -> LazyImpl:
     return load_located(*locate(spec))
 
 
-def load_located(kind: str, where: str, extra: str | None = None) -> LazyImpl:
-    """``load_impl`` for an already ``locate``d implementation (see ``locate``)."""
+def sources_of(kind: str, where: str, *_) -> list | None:
+    """The files of a located folder or tree and what each defines (``layout.scan``; nothing
+    runs), or ``None`` for a file or a module. The sandbox scans once, not once per worker."""
+    if kind not in ("folder", "tree"):
+        return None
+    root = Path(where)
+    library = (_library_of(root) or root) if kind == "tree" else root
+    return layout.scan(root, library, max_depth=2 if kind == "tree" else 0)
+
+
+def load_located(kind: str, where: str, extra: str | None = None,
+                 sources: list | None = None) -> LazyImpl:
+    """``load_impl`` for an already ``locate``d implementation (see ``locate``); ``sources``
+    is ``sources_of(...)`` when already known."""
     if kind == "module":
         if extra and extra not in sys.path:
             sys.path.append(extra)
@@ -553,7 +565,8 @@ def load_located(kind: str, where: str, extra: str | None = None) -> LazyImpl:
                                       (other.submodule_search_locations or [])] == [str(library)]
         if alias not in sys.builtin_module_names and (other is None or same):
             sys.meta_path.insert(0, _AliasFinder(alias, PACKAGE_NAME))
-    sources = layout.scan(root, library, max_depth=2 if kind == "tree" else 0)
+    if sources is None:
+        sources = sources_of(kind, where)
     return LazyImpl(str(root), _submodule_importer(package, PACKAGE_NAME),
                     lambda s: f"{PACKAGE_NAME}.{s}", str(root), sources=sources,
                     library=library, prefer=int(extra) if extra else None)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
-import multiprocessing as mp
 import os
 import shutil
 import signal
@@ -52,6 +51,7 @@ class Job:
     concept: str | None = None  # None: the import probe
     broken: dict[str, str] = field(default_factory=dict)  # stems not to import again
     maps: tuple[str, ...] = ()  # ``--map`` overrides (adapter.py)
+    sources: list | None = None  # loader.sources_of(located), scanned once by the parent
 
 
 # ------------------------------------------------------------------------------ the child side
@@ -106,7 +106,7 @@ def _child(conn, job: Job) -> None:
 
     torch.set_num_threads(1)  # the checks are tiny; workers run side by side (``jobs``)
     limit_memory(job.memory_gb)
-    impl = adapt(load_located(*job.located), job.maps)
+    impl = adapt(load_located(*job.located, sources=job.sources), job.maps)
     impl.errors.update(job.broken)
     conn.send(("ready", None))
     if job.concept is None:
@@ -132,13 +132,9 @@ def _child(conn, job: Job) -> None:
 
 
 def _context():
-    """``forkserver`` where available (each worker a fork of a server that has imported torch
-    and the registry), else ``spawn``. Never plain ``fork`` of the report's process."""
-    if "forkserver" not in mp.get_all_start_methods():
-        return mp.get_context("spawn")
-    ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["zerotorch.crosscheck._server"])
-    return ctx
+    from zerotorch._forkserver import context
+
+    return context()
 
 
 def row(concept, status: str, error: str):
@@ -227,13 +223,16 @@ class Sandbox:
         self.dumps = tempfile.mkdtemp(prefix="zerotorch-dumps-")  # one stack-dump file a worker
         self.broken: dict[str, str] = {}
         self.labels: dict[str, str] = {}  # how the report names each probed file
+        from zerotorch.crosscheck.loader import sources_of
+
+        self.sources = sources_of(*located)
         self.startup_error: str | None = None
 
     def _job(self, concept: str | None) -> Job:
         fd, dump_path = tempfile.mkstemp(dir=self.dumps, suffix=".txt")
         os.close(fd)
         return Job(self.located, self.cwd, dump_path, self.seed, self.memory_gb, concept,
-                   dict(self.broken), self.maps)
+                   dict(self.broken), self.maps, self.sources)
 
     def probe(self) -> dict[str, str]:
         """Import every module file once; a hang or a crash marks that file broken and the probe
