@@ -93,9 +93,8 @@ class _ConvNetBase(nn.Module):
     def loss(self, x: torch.Tensor, t: torch.Tensor, train_flg: bool = False) -> torch.Tensor:
         """The book's mean softmax cross-entropy (1e-7 in the log) of ``predict(x)``."""
         check_batch(f"{type(self).__name__}.loss", x)
-        scores = self.predict(x, train_flg)
-        F_.class_labels(f"{type(self).__name__}.loss", t, scores.shape)
-        return F_.softmax_cross_entropy(scores, t, self.loss_delta, self.loss_grad)
+        return F_.softmax_cross_entropy(self.predict(x, train_flg), t, self.loss_delta,
+                                        self.loss_grad, what=f"{type(self).__name__}.loss")
 
     @torch.no_grad()
     def predict_labels(self, x: torch.Tensor, batch_size: int = 100) -> torch.Tensor:

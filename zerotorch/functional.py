@@ -103,7 +103,11 @@ def cross_entropy_error(y: torch.Tensor, t: torch.Tensor,
     Equals ``F.nll_loss(torch.log(y + delta), t)``; autograd differentiates it including the
     delta. ``delta=0`` is the book's code before 2017-12 and ``F.nll_loss(torch.log(y), t)``.
     """
-    y, t = _labels(y, t, "cross_entropy_error")
+    return _cross_entropy(*_labels(y, t, "cross_entropy_error"), delta)
+
+
+def _cross_entropy(y: torch.Tensor, t: torch.Tensor, delta: float) -> torch.Tensor:
+    """The book's formula on (N, C) ``y`` and labels already checked by ``class_labels``."""
     if t.dim() == 2:  # one-hot rows → indices, as the book
         t = t.argmax(dim=1)
     picked = y[torch.arange(y.shape[0]), t]  # (N,)
@@ -111,7 +115,7 @@ def cross_entropy_error(y: torch.Tensor, t: torch.Tensor,
 
 
 def softmax_cross_entropy(x: torch.Tensor, t: torch.Tensor, delta: float = CROSS_ENTROPY_DELTA,
-                          grad: str = "book") -> torch.Tensor:
+                          grad: str = "book", what: str = "SoftmaxWithLoss") -> torch.Tensor:
     """ch5.6.3 the book's ``SoftmaxWithLoss`` on scores ``x``: its value *and* its gradient.
 
     The value is the book's ``cross_entropy_error(softmax(x), t, delta)`` (1e-7 by default;
@@ -119,13 +123,14 @@ def softmax_cross_entropy(x: torch.Tensor, t: torch.Tensor, delta: float = CROSS
     book's backward, (y − t)/N, which is the exact gradient of the cross-entropy without the
     delta (= ``F.cross_entropy``'s): the delta enters only as a detached constant. With
     ``grad="autograd"`` it is the exact derivative of the value, delta included (what central
-    differences of the book's loss measure).
+    differences of the book's loss measure). The labels are checked once, in the name of
+    ``what`` (a network passes its own: ``TwoLayerNet.loss``).
     """
     if grad not in ("book", "autograd"):
         raise ValueError(f"softmax_cross_entropy: grad must be 'book' or 'autograd', got {grad!r}")
+    y2, t2 = _labels(x, t, what)
     if grad == "autograd":
-        return cross_entropy_error(softmax(x), t, delta)
-    y2, t2 = _labels(x, t, "SoftmaxWithLoss")
+        return _cross_entropy(softmax(y2), t2, delta)
     n = y2.shape[0]
     log_p = torch.log_softmax(y2, dim=-1)
     if t2.dim() == 2:  # one-hot: the exact CE with soft targets, like the book's (y − t)
@@ -134,5 +139,5 @@ def softmax_cross_entropy(x: torch.Tensor, t: torch.Tensor, delta: float = CROSS
         exact = -log_p[torch.arange(n), t2].sum() / n
     if delta == 0:
         return exact
-    book = cross_entropy_error(softmax(x), t, delta)
+    book = _cross_entropy(softmax(y2), t2, delta)
     return exact + (book - exact).detach()

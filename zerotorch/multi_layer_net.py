@@ -105,9 +105,8 @@ class MultiLayerNet(BookNetwork):
     def loss(self, x: torch.Tensor, t: torch.Tensor, train_flg: bool = False) -> torch.Tensor:
         """The book's loss: softmax cross-entropy (1e-7 in the log) + the weight-decay term."""
         check_batch(f"{type(self).__name__}.loss", x)
-        scores = self.predict(x, train_flg)
-        F_.class_labels(f"{type(self).__name__}.loss", t, scores.shape)
-        return (F_.softmax_cross_entropy(scores, t, self.loss_delta, self.loss_grad)
+        return (F_.softmax_cross_entropy(self.predict(x, train_flg), t, self.loss_delta,
+                                         self.loss_grad, what=f"{type(self).__name__}.loss")
                 + self.weight_decay())
 
     @property

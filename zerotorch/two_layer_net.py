@@ -104,9 +104,8 @@ class BookNetwork(nn.Module):
     def loss(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """The book's loss: softmax + cross-entropy with 1e-7 in the log, mean over the batch."""
         check_batch(f"{type(self).__name__}.loss", x)
-        scores = self.forward(x)
-        F_.class_labels(f"{type(self).__name__}.loss", t, scores.shape)
-        return F_.softmax_cross_entropy(scores, t, self.loss_delta, self.loss_grad)
+        return F_.softmax_cross_entropy(self.forward(x), t, self.loss_delta, self.loss_grad,
+                                        what=f"{type(self).__name__}.loss")
 
     @torch.no_grad()
     def accuracy(self, x: torch.Tensor, t: torch.Tensor) -> float:

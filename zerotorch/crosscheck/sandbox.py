@@ -29,6 +29,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zerotorch._forkserver import context
 from zerotorch.crosscheck import frames
 
 DEFAULT_MEMORY_GB = 4.0
@@ -131,12 +132,6 @@ def _child(conn, job: Job) -> None:
 # ------------------------------------------------------------------------------ the parent side
 
 
-def _context():
-    from zerotorch._forkserver import context
-
-    return context()
-
-
 def row(concept, status: str, error: str):
     from zerotorch.crosscheck.runner import ConceptResult
 
@@ -148,7 +143,7 @@ class _Process:
     """One worker: started, read from with time limits, and killed with its whole group."""
 
     def __init__(self, job: Job):
-        ctx = _context()
+        ctx = context()
         self.conn, child = ctx.Pipe()
         Path(job.dump_path).write_text("")
         self.proc = ctx.Process(target=_child, args=(child, job), daemon=True)
