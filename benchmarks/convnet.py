@@ -12,7 +12,7 @@ and torch are imported: two threads on a shared 2-core machine swing results 2â€
 - ``scratch``: ``scratch.convnet`` in float32 (dtype-kept im2col/col2im written in their final
   memory order, convolution in cache-sized blocks of images, channels-last activations,
   pooling without im2col, no dx for the first layer â€” autograd skips it too);
-- ``zerotorch``: ``zerotorch.convnet`` (``F.conv2d``) with ``zerotorch.optim.Adam``;
+- ``zerotorch``: ``zerotorch.networks.convnet`` (``F.conv2d``) with ``zerotorch.optim.Adam``;
 - ``torch``: the same network from built-ins (``nn.Conv2d``, ``nn.MaxPool2d``, ``nn.Linear``,
   ``F.cross_entropy``, ``torch.optim.Adam``).
 
@@ -37,7 +37,7 @@ import torch.nn.functional as F  # noqa: E402
 
 from scratch.convnet import DeepConvNet, SimpleConvNet  # noqa: E402
 from scratch.optimizer import Adam  # noqa: E402
-from zerotorch import convnet as zconvnet  # noqa: E402
+from zerotorch.networks import convnet as zconvnet  # noqa: E402
 from zerotorch import functional as zF  # noqa: E402
 from zerotorch import optim as zoptim  # noqa: E402
 
@@ -156,7 +156,7 @@ def build(kind: str, seed: int = 0):
     base_net = textbook_net(cls_s(rng=np.random.default_rng(seed), dtype=np.float32))
     z = cls_z(dtype=torch.float32, generator=torch.Generator().manual_seed(seed))
     z.load_params(scratch_net.params).train()
-    builtin = zconvnet.to_builtin(z).train()
+    builtin = z.to_builtin().train()
     return scratch_net, base_net, z, builtin
 
 

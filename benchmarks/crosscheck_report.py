@@ -10,7 +10,7 @@ the official code. For each implementation it prints the wall time of
 - ``CLI, 1 worker``: ``zerotorch crosscheck --impl X --jobs 1`` from a fresh interpreter, as a
   reader runs it: start-up (torch, the fork server and its warm-up), the import probe, a fresh
   worker per concept, one at a time;
-- ``CLI, N workers``: the same with the default ``--jobs`` (``user.default_jobs()``).
+- ``CLI, N workers``: the same with the default ``--jobs`` (``impl.user.default_jobs()``).
 
 Torch runs on one thread in every worker; the CPU count is printed with the figures.
 """
@@ -24,10 +24,10 @@ import time
 
 
 def _in_process(spec: str) -> float:
-    from zerotorch.crosscheck.adapter import adapt
-    from zerotorch.crosscheck.loader import load_impl
+    from zerotorch.crosscheck.impl.adapter import adapt
+    from zerotorch.crosscheck.impl.check import check_concept
+    from zerotorch.crosscheck.impl.loader import load_impl
     from zerotorch.crosscheck.registry import concepts
-    from zerotorch.crosscheck.user import check_concept
 
     start = time.perf_counter()
     impl = adapt(load_impl(spec))
@@ -46,7 +46,7 @@ def _cli(spec: str, jobs: int | None) -> float:
 def main(specs: list[str]) -> None:
     import torch
 
-    from zerotorch.crosscheck.user import default_jobs
+    from zerotorch.crosscheck.impl.user import default_jobs
 
     torch.set_num_threads(1)
     jobs = default_jobs()

@@ -6,30 +6,24 @@ MNIST (needs the training files: ``$ZEROTORCH_DATA`` or ``--download``). A progr
 steps; the loss per step and the train/test accuracy per epoch are saved as a PNG, the history as
 JSON next to it.
 
-Usage: python experiments/ch5_train_twolayer.py [--dataset fashion-mnist|mnist] [--epochs 17]
+Usage: python -m experiments.ch5_train_twolayer [--dataset fashion-mnist|mnist] [--epochs 17]
        [--batch-size 100] [--lr 0.1] [--hidden 50] [--seed 0] [--sampling shuffle|replacement]
        [--train-size N] [--out PATH.png]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
-
-from scratch.dataset import DatasetNotFoundError, load_mnist  # noqa: E402
-from scratch.optimizer import SGD  # noqa: E402
-from scratch.trainer import Trainer  # noqa: E402
-from scratch.two_layer_net import TwoLayerNet  # noqa: E402
-
-DEFAULT_OUT = ROOT / "experiments" / "out" / "ch5_train_twolayer.png"
+from experiments import _common
+from scratch.dataset import DatasetNotFoundError, load_mnist
+from scratch.optimizer import SGD
+from scratch.trainer import Trainer
+from scratch.two_layer_net import TwoLayerNet
 
 
 def plot(history, path: Path, title: str) -> None:
@@ -54,18 +48,18 @@ def plot(history, path: Path, title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _common.parser(__doc__)
     parser.add_argument("--dataset", choices=("fashion-mnist", "mnist"), default="fashion-mnist")
     parser.add_argument("--epochs", type=int, default=17, help="17 ≈ the book's 10,000 updates")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--hidden", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=0)
+    _common.add_seed(parser)
     parser.add_argument("--sampling", choices=("shuffle", "replacement"), default="shuffle")
     parser.add_argument("--train-size", type=int, default=None,
                         help="use only the first N training images (quick runs)")
     parser.add_argument("--download", action="store_true", help="fetch missing data files")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    _common.add_out_file(parser, "ch5_train_twolayer.png")
     args = parser.parse_args(argv)
 
     try:

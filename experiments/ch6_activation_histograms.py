@@ -6,28 +6,22 @@ sigmoid or ReLU, with weights drawn at std 1, std 0.01, the book's Xavier (√(1
 annotated with the layer's mean, std and the fraction of saturated (sigmoid: < 0.05 or > 0.95)
 or dead (ReLU: exactly 0) units; the statistics are also written as JSON next to the PNG.
 
-Usage: python experiments/ch6_activation_histograms.py [--out PATH.png] [--samples 1000]
+Usage: python -m experiments.ch6_activation_histograms [--out PATH.png] [--samples 1000]
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
-
-from scratch.functions import relu, sigmoid  # noqa: E402
-from scratch.weight_init import init_std  # noqa: E402
+from experiments import _common
+from scratch.functions import relu, sigmoid
+from scratch.weight_init import init_std
 
 ACTIVATIONS = {"sigmoid": sigmoid, "relu": relu}
 INITS = (1.0, 0.01, "xavier", "he")
-DEFAULT_OUT = ROOT / "experiments" / "out" / "ch6_activation_histograms.png"
 
 
 def forward_activations(x, activation, weight_init_std, rng, n_layers=5, node_num=100):
@@ -106,10 +100,10 @@ def plot(stats, out: Path) -> None:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="PNG path (default: %(default)s)")
+    ap = _common.parser(__doc__)
+    _common.add_out_file(ap, "ch6_activation_histograms.png")
     ap.add_argument("--samples", type=int, default=1000)
-    ap.add_argument("--seed", type=int, default=0)
+    _common.add_seed(ap)
     args = ap.parse_args(argv)
     stats = activation_stats(args.samples, seed=args.seed, keep=True)
     plot(stats, args.out)

@@ -4,26 +4,18 @@ SGD (lr 0.95), Momentum (0.1), AdaGrad (1.5) and Adam (0.3), the book's settings
 the contour map of f. The paths are computed by ``scratch.optimizer`` and by ``zerotorch.optim``
 (on an autograd gradient); the script checks they agree within 1e-12 before plotting.
 
-Usage: python experiments/ch6_optimizer_paths.py [--out PATH.png] [--steps 30]
+Usage: python -m experiments.ch6_optimizer_paths [--out PATH.png] [--steps 30]
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
-
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
-
-import scratch.optimizer as so  # noqa: E402
+import scratch.optimizer as so
+from experiments import _common
 
 START = (-7.0, 2.0)
 BOOK_LRS = {"SGD": 0.95, "Momentum": 0.1, "AdaGrad": 1.5, "Adam": 0.3}
-DEFAULT_OUT = ROOT / "experiments" / "out" / "ch6_optimizer_paths.png"
 AGREE_ATOL = 1e-12
 
 
@@ -60,8 +52,8 @@ def zerotorch_path(name: str, lr: float, steps: int) -> np.ndarray:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="PNG path (default: %(default)s)")
+    ap = _common.parser(__doc__)
+    _common.add_out_file(ap, "ch6_optimizer_paths.png")
     ap.add_argument("--steps", type=int, default=30)
     args = ap.parse_args(argv)
 

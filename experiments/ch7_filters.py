@@ -9,27 +9,20 @@ Writes two PNGs:
 With ``--train-steps N`` the names end in ``_trained<N>`` (``ch7_filters_trained300.png``), so
 a training run never replaces the figure of the book's weights or of another run.
 
-Usage: python experiments/ch7_filters.py [--out experiments/out] [--params FILE]
+Usage: python -m experiments.ch7_filters [--out experiments/out] [--params FILE]
        [--train-steps N] [--image-index 0] [--seed 0]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
-
-from scratch.convnet import SimpleConvNet  # noqa: E402
-from scratch.convolution import Convolution  # noqa: E402
-
-DEFAULT_OUT = ROOT / "experiments" / "out"
+from experiments import _common
+from scratch.convnet import SimpleConvNet
+from scratch.convolution import Convolution
 
 
 def train(net: SimpleConvNet, x: np.ndarray, t: np.ndarray, steps: int, rng,
@@ -110,24 +103,23 @@ def plot_responses(image: np.ndarray, W: np.ndarray, responses: np.ndarray, out:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    ap = _common.parser(__doc__)
+    _common.add_out_dir(ap)
     ap.add_argument("--params", type=Path, help="learned weights (.pkl/.npz); default: the "
                     "book's simple_convnet.pkl from ZEROTORCH_BOOK_WEIGHTS")
     ap.add_argument("--train-steps", type=int, default=0,
                     help="train our scratch SimpleConvNet this many Adam steps instead")
     ap.add_argument("--image-index", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
+    _common.add_seed(ap)
     args = ap.parse_args(argv)
     from scratch.dataset import DatasetNotFoundError, load_mnist
-    from scratch.io import atomic_target, book_weights_file, load_params
+    from scratch.io import load_params
 
     path = None
     if not args.train_steps:  # the weights first: without them there is nothing to draw
-        try:
-            path = book_weights_file(args.params or "simple_convnet.pkl")
-        except FileNotFoundError as exc:
-            print(f"ch7_filters: {exc} (or pass --params or --train-steps)", file=sys.stderr)
+        path = _common.book_weights(args.params or "simple_convnet.pkl", "ch7_filters",
+                                    " (or pass --params or --train-steps)")
+        if path is None:
             return 2
     rng = np.random.default_rng(args.seed)
     net = SimpleConvNet(rng=rng)
@@ -162,8 +154,7 @@ def main(argv=None) -> int:
     plot_responses(image, after, responses, response)
     summary.update(after=label, filter_std_before=float(before.std()),
                    filter_std_after=float(after.std()))
-    with atomic_target(args.out / f"ch7_filters{tag}.json") as fh:
-        fh.write(json.dumps(summary, indent=2).encode())
+    _common.write_json(args.out / f"ch7_filters{tag}.json", summary)
     print(f"wrote {filters} and {response}")
     return 0
 

@@ -3,34 +3,23 @@
 - ``numpy_rounded``: the book's ``half_float_network.py``: weights and images rounded to
   float16, then computed in float64 (the book assigns the float16 values back into the float64
   arrays, and its im2col widens again) — only the *storage* is 16-bit;
-- ``torch_float16``: true float16 arithmetic: ``zerotorch.convnet.DeepConvNet(dtype=float16)``
+- ``torch_float16``: true float16 arithmetic: ``zerotorch.networks.DeepConvNet(dtype=float16)``
   on float16 images (every product and sum rounded to 16 bits);
 against ``float64``, the book's own arithmetic. Prints a table and writes JSON.
 
-Usage: python experiments/ch8_float16.py [--weights deep_convnet.pkl] [--limit 10000]
+Usage: python -m experiments.ch8_float16 [--weights deep_convnet.pkl] [--limit 10000]
        [--out experiments/out]
 Needs ZEROTORCH_BOOK_WEIGHTS and ZEROTORCH_MNIST_DIR (or ZEROTORCH_DATA).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from pathlib import Path
-
 import numpy as np
+import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from scratch.convnet import DeepConvNet  # noqa: E402
-from zerotorch import convnet as zconvnet  # noqa: E402
-
-DEFAULT_OUT = ROOT / "experiments" / "out"
+from experiments import _common
+from scratch.convnet import DeepConvNet
+from zerotorch.networks import convnet as zconvnet
 
 
 def float16_accuracies(params: dict, x: np.ndarray, t: np.ndarray, batch_size: int = 500,
@@ -69,27 +58,20 @@ def float16_accuracies(params: dict, x: np.ndarray, t: np.ndarray, batch_size: i
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", default="deep_convnet.pkl",
-                    help="file name in ZEROTORCH_BOOK_WEIGHTS, or a path")
-    ap.add_argument("--limit", type=int, default=10000, help="first N test images")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    ap = _common.parser(__doc__)
+    _common.add_book_weights(ap)
+    _common.add_out_dir(ap)
     args = ap.parse_args(argv)
-    from scratch.dataset import load_mnist
-    from scratch.io import atomic_target, book_weights_file, load_params
+    from scratch.io import load_params
 
-    try:
-        path = book_weights_file(args.weights)
-    except FileNotFoundError as exc:
-        print(f"ch8_float16: {exc}", file=sys.stderr)
+    path = _common.book_weights(args.weights, "ch8_float16")
+    if path is None:
         return 2
-    _, (x, t) = load_mnist(normalize=True, flatten=False, test_only=True)
-    x, t = x[:args.limit], t[:args.limit]
+    x, t = _common.mnist_test(args.limit)
     result = {"weights": path.name, **float16_accuracies(load_params(path), x, t,
                                                           progress=True)}
     args.out.mkdir(parents=True, exist_ok=True)
-    with atomic_target(args.out / "ch8_float16.json") as fh:
-        fh.write(json.dumps(result, indent=2).encode())
+    _common.write_json(args.out / "ch8_float16.json", result)
     print(f"DeepConvNet ({path.name}) on {result['images']} MNIST test images")
     for k, v in result["accuracy"].items():
         change = result["change_vs_float64"].get(k)

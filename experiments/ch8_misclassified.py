@@ -2,32 +2,23 @@
 
 Evaluates DeepConvNet with the book's weights (``deep_convnet.pkl`` by default; book test-time
 dropout) on the MNIST test set in float64 — the book's arithmetic — with
-``zerotorch.convnet.DeepConvNet`` and draws the misclassified images in a grid, each titled
+``zerotorch.networks.DeepConvNet`` and draws the misclassified images in a grid, each titled
 "true → predicted" (the book's ``misclassified_mnist.py``). Writes ``ch8_misclassified.png``
 and ``ch8_misclassified.json`` (indices, labels, predictions).
 
-Usage: python experiments/ch8_misclassified.py [--weights deep_convnet.pkl] [--limit 10000]
+Usage: python -m experiments.ch8_misclassified [--weights deep_convnet.pkl] [--limit 10000]
        [--max-images 40] [--out experiments/out]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(ROOT))
-
-import torch  # noqa: E402
-
-from zerotorch import convnet as zconvnet  # noqa: E402
-
-DEFAULT_OUT = ROOT / "experiments" / "out"
+from experiments import _common
+from zerotorch.networks import convnet as zconvnet
 
 
 def misclassified(params: dict, x: np.ndarray, t: np.ndarray, batch_size: int = 500):
@@ -66,23 +57,18 @@ def plot_gallery(x, t, wrong, pred, out: Path, max_images: int, title: str) -> N
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--weights", default="deep_convnet.pkl",
-                    help="file name in ZEROTORCH_BOOK_WEIGHTS, or a path")
-    ap.add_argument("--limit", type=int, default=10000, help="first N test images")
+    ap = _common.parser(__doc__)
+    _common.add_book_weights(ap)
     ap.add_argument("--max-images", type=int, default=40, help="images in the gallery")
-    ap.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder")
+    _common.add_out_dir(ap)
     args = ap.parse_args(argv)
-    from scratch.dataset import load_mnist
-    from scratch.io import atomic_target, book_weights_file, load_params
+    from scratch.io import load_params
 
-    try:
-        path = book_weights_file(args.weights)
-    except FileNotFoundError as exc:
-        print(f"ch8_misclassified: {exc}", file=sys.stderr)
+    path = _common.book_weights(args.weights, "ch8_misclassified")
+    if path is None:
         return 2
-    _, (x, t) = load_mnist(normalize=True, flatten=False, test_only=True)
-    x, t = x[:args.limit], t[:args.limit].astype(np.int64)
+    x, t = _common.mnist_test(args.limit)
+    t = t.astype(np.int64)
     wrong, pred, acc = misclassified(load_params(path), x, t)
     args.out.mkdir(parents=True, exist_ok=True)
     title = (f"ch8 DeepConvNet ({path.name}): {len(wrong)} of {len(t)} test images "
@@ -91,8 +77,7 @@ def main(argv=None) -> int:
     record = {"weights": path.name, "images": int(len(t)), "accuracy": acc,
               "misclassified": [{"index": int(i), "true": int(t[i]), "predicted": int(p)}
                                 for i, p in zip(wrong, pred, strict=True)]}
-    with atomic_target(args.out / "ch8_misclassified.json") as fh:
-        fh.write(json.dumps(record, indent=2).encode())
+    _common.write_json(args.out / "ch8_misclassified.json", record)
     print(f"{len(wrong)} misclassified (accuracy {acc:.4f}); wrote "
           f"{args.out / 'ch8_misclassified.png'}")
     return 0

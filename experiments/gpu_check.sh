@@ -65,7 +65,7 @@ import sys
 import torch
 import torch.nn.functional as F
 
-from zerotorch.convnet import DeepConvNet, SimpleConvNet
+from zerotorch.networks import DeepConvNet, SimpleConvNet
 
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False

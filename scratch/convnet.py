@@ -13,7 +13,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from scratch.checks import check_batch, class_labels
+from scratch.book_network import BookNetwork, default_rng
 from scratch.convolution import Convolution, Pooling
 from scratch.layers import Affine, Relu, SoftmaxWithLoss
 from scratch.normalization import Dropout
@@ -68,99 +68,18 @@ def deep_convnet_shapes(input_dim=(1, 28, 28), conv_params=DEEP_CONV_PARAMS, hid
     return shapes
 
 
-class _ConvNetBase:
-    """Shared book API: ``predict``, ``loss``, ``accuracy``, ``gradient``, save/load."""
-
-    params: dict
-    layers: OrderedDict
-    last_layer: SoftmaxWithLoss
-    _bindings: dict  # layer name -> (W key, b key)
-
-    def _bind(self):
-        """Point every layer at the current arrays in ``params`` (they may have been replaced)."""
-        for name, (wk, bk) in self._bindings.items():
-            self.layers[name].W = self.params[wk]
-            self.layers[name].b = self.params[bk]
-
-    def predict(self, x, train_flg=False):
-        """Scores (N, output_size) before softmax; ``train_flg`` switches dropout."""
-        self._bind()
-        for layer in self.layers.values():
-            x = layer.forward(x, train_flg) if isinstance(layer, Dropout) else layer.forward(x)
-        return x
-
-    def loss(self, x, t, train_flg=False):
-        """Mean cross-entropy of softmax(predict(x)) (the book's, with 1e-7 in the log)."""
-        check_batch(f"{type(self).__name__}.loss", x)
-        scores = self.predict(x, train_flg)
-        class_labels(f"{type(self).__name__}.loss", t, np.shape(scores))
-        return self.last_layer.forward(scores, t)
-
-    def predict_labels(self, x, batch_size=100):
-        """(N,) argmax class of every sample, predicted in test mode ``batch_size`` at a time."""
-        return np.concatenate([np.argmax(self.predict(x[i:i + batch_size], train_flg=False),
-                                         axis=1) for i in range(0, x.shape[0], batch_size)])
-
-    def accuracy(self, x, t, batch_size=100):
-        """ch7.5 Fraction of correct argmax predictions over *all* N samples (no dropped batch)."""
-        check_batch(f"{type(self).__name__}.accuracy", x)
-        classes = self.params[list(self._bindings.values())[-1][1]].shape[0]  # the last bias
-        t = class_labels(f"{type(self).__name__}.accuracy", t, (len(x), classes))
-        if t.ndim == 2:  # one-hot
-            t = np.argmax(t, axis=1)
-        return int(np.sum(self.predict_labels(x, batch_size) == t)) / x.shape[0]
-
-    def gradient(self, x, t):
-        """Backpropagation in training mode; returns grads keyed like ``params``."""
-        self.loss(x, t, train_flg=True)
-        dout = self.last_layer.backward(1)
-        for layer in reversed(self.layers.values()):
-            dout = layer.backward(dout)  # the first convolution returns None (no dx needed)
-        return {key: getattr(self.layers[name], attr)
-                for name, (wk, bk) in self._bindings.items()
-                for key, attr in ((wk, "dW"), (bk, "db"))}
-
-    def numerical_gradient(self, x, t):
-        """ch4 central differences of ``loss`` (test mode) for every parameter (slow)."""
-        from scratch.gradient import numerical_gradient
-
-        return {k: numerical_gradient(lambda _: self.loss(x, t), v) for k, v in self.params.items()}
-
-    def save_params(self, file_name="params.pkl"):
-        """ch7.5 save ``params`` (``.pkl`` like the book, or ``.npz``) via ``scratch.io``."""
-        from scratch.io import save_params
-
-        return save_params(self.params, file_name)
-
-    def load_params(self, params="params.pkl"):
-        """Load a book params dict, or a file (``.pkl``/``.npz``, read by the safe loader).
-
-        The arrays are copied, so training this network never changes the caller's dict.
-        """
-        if not isinstance(params, dict):
-            from scratch.io import load_params
-
-            params = load_params(params)
-        missing = sorted(set(self.params) - set(params))
-        if missing:
-            raise KeyError(f"params lack {missing}; got keys {sorted(params)}")
-        for k in self.params:
-            if np.shape(params[k]) != self.params[k].shape:
-                raise ValueError(f"{k}: got shape {np.shape(params[k])}, "
-                                 f"expected {self.params[k].shape}")
-            self.params[k] = np.array(params[k], copy=True)
-        self._bind()
-        return self
-
-    def astype(self, dtype):
-        """Convert every parameter to ``dtype`` (e.g. ``np.float32`` for fast training)."""
-        for k in self.params:
-            self.params[k] = self.params[k].astype(dtype)
-        self._bind()
-        return self
+def _table(layers: dict[str, int]) -> dict[str, tuple[str, str]]:
+    """The book keys of layers numbered like ``{"Conv1": 1, "Affine1": 2}``: W2 → Affine1.W."""
+    return {f"{attr}{i}": (name, attr) for name, i in layers.items() for attr in ("W", "b")}
 
 
-class SimpleConvNet(_ConvNetBase):
+def _params(shapes: dict, weight_init_std, rng, dtype) -> dict[str, np.ndarray]:
+    """Weights drawn in key order (W1 first), biases 0, all in ``dtype``."""
+    return {k: (init_weight(shape, weight_init_std, rng) if k.startswith("W")
+                else np.zeros(shape)).astype(dtype) for k, shape in shapes.items()}
+
+
+class SimpleConvNet(BookNetwork):
     """ch7.5 conv(30×5×5) → ReLU → pool 2×2 → Affine(100) → ReLU → Affine(10) → softmax.
 
     Args:
@@ -173,15 +92,9 @@ class SimpleConvNet(_ConvNetBase):
 
     def __init__(self, input_dim=(1, 28, 28), conv_param=None, hidden_size=100, output_size=10,
                  weight_init_std=0.01, rng=None, dtype=np.float64):
-        rng = rng if rng is not None else np.random.default_rng()
         cp = {**SIMPLE_CONV_PARAM, **(conv_param or {})}
-        shapes = simple_convnet_shapes(input_dim, cp, hidden_size, output_size)
-        self.params = {}
-        for k, shape in shapes.items():
-            value = (init_weight(shape, weight_init_std, rng) if k.startswith("W")
-                     else np.zeros(shape))
-            self.params[k] = value.astype(dtype)
-        p = self.params
+        self.params = p = _params(simple_convnet_shapes(input_dim, cp, hidden_size, output_size),
+                                  weight_init_std, default_rng(rng), dtype)
         self.layers = OrderedDict()
         self.layers["Conv1"] = Convolution(p["W1"], p["b1"], cp["stride"], cp["pad"])
         self.layers["Conv1"].input_grad = False  # d(loss)/d(image) is never used
@@ -191,11 +104,10 @@ class SimpleConvNet(_ConvNetBase):
         self.layers["Relu2"] = Relu()
         self.layers["Affine2"] = Affine(p["W3"], p["b3"])
         self.last_layer = SoftmaxWithLoss()
-        self._bindings = {"Conv1": ("W1", "b1"), "Affine1": ("W2", "b2"),
-                          "Affine2": ("W3", "b3")}
+        self._book_names = _table({"Conv1": 1, "Affine1": 2, "Affine2": 3})
 
 
-class DeepConvNet(_ConvNetBase):
+class DeepConvNet(BookNetwork):
     """ch8.1.1 DeepConvNet: [conv-ReLU-conv-ReLU-pool] ×3 → Affine-ReLU-Dropout → Affine-Dropout.
 
     Six 3×3 convolutions (16, 16, 32, 32, 64, 64 filters; pad 1 except conv 4's pad 2), He
@@ -211,23 +123,17 @@ class DeepConvNet(_ConvNetBase):
                  conv_param_3=None, conv_param_4=None, conv_param_5=None, conv_param_6=None,
                  hidden_size=50, output_size=10, dropout_ratio=0.5, rng=None, dropout_rng=None,
                  dtype=np.float64):
-        rng = rng if rng is not None else np.random.default_rng()
+        rng = default_rng(rng)
         given = (conv_param_1, conv_param_2, conv_param_3, conv_param_4, conv_param_5,
                  conv_param_6)
         cps = [{**d, **(g or {})} for d, g in zip(DEEP_CONV_PARAMS, given, strict=True)]
-        shapes = deep_convnet_shapes(input_dim, cps, hidden_size, output_size)
-        self.params = {}
-        for k, shape in shapes.items():
-            value = init_weight(shape, "he", rng) if k.startswith("W") else np.zeros(shape)
-            self.params[k] = value.astype(dtype)
-        p = self.params
+        self.params = p = _params(deep_convnet_shapes(input_dim, cps, hidden_size, output_size),
+                                  "he", rng, dtype)
         drop_rng = dropout_rng if dropout_rng is not None else rng
         self.layers = OrderedDict()
-        self._bindings = {}
         for i, cp in enumerate(cps, start=1):
             self.layers[f"Conv{i}"] = Convolution(p[f"W{i}"], p[f"b{i}"], cp["stride"], cp["pad"])
             self.layers[f"Relu{i}"] = Relu()
-            self._bindings[f"Conv{i}"] = (f"W{i}", f"b{i}")
             if i % 2 == 0:
                 self.layers[f"Pool{i // 2}"] = Pooling(pool_h=2, pool_w=2, stride=2)
         self.layers["Conv1"].input_grad = False  # d(loss)/d(image) is never used
@@ -236,9 +142,9 @@ class DeepConvNet(_ConvNetBase):
         self.layers["Dropout1"] = Dropout(dropout_ratio, rng=drop_rng)
         self.layers["Affine2"] = Affine(p["W8"], p["b8"])
         self.layers["Dropout2"] = Dropout(dropout_ratio, rng=drop_rng)
-        self._bindings["Affine1"] = ("W7", "b7")
-        self._bindings["Affine2"] = ("W8", "b8")
         self.last_layer = SoftmaxWithLoss()
+        self._book_names = _table({**{f"Conv{i}": i for i in range(1, 7)},
+                                   "Affine1": 7, "Affine2": 8})
 
     @property
     def dropout_layers(self) -> list[Dropout]:

@@ -73,13 +73,15 @@ def _as_batch(y, t, what="cross_entropy_error"):
     return y, (t.argmax(axis=1) if t.ndim == 2 else t)  # one-hot rows → indices, as the book
 
 
-def cross_entropy_error(y, t):
+def cross_entropy_error(y, t, *, what="cross_entropy_error"):
     """ch4.2.2–4.2.4 mean cross-entropy −Σ log(y[t] + 1e-7) / N of probabilities ``y``.
 
     Args:
         y: (N, C) or (C,) probabilities (the softmax output).
         t: (N,) class indices or (N, C) one-hot labels (same size as ``y`` means one-hot).
+        what: the name bad labels are reported under (a network's ``loss`` passes its own, so
+            its labels are checked once).
     """
-    y, t = _as_batch(y, t)
+    y, t = _as_batch(y, t, what)
     n = y.shape[0]
     return -np.sum(np.log(y[np.arange(n), t] + CROSS_ENTROPY_DELTA)) / n

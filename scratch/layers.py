@@ -8,7 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from scratch.checks import check_batch, check_dout, class_labels
+from scratch.convolution import Convolution, Pooling
 from scratch.functions import cross_entropy_error, sigmoid, softmax
+from scratch.normalization import BatchNormalization, Dropout
+
+# The ch6/ch7 layers live in their own modules and are importable from here too, as from the
+# book's common/layers.py.
+__all__ = ["AddLayer", "Affine", "BatchNormalization", "Convolution", "Dropout", "MulLayer",
+           "Pooling", "Relu", "Sigmoid", "SoftmaxWithLoss", "softmax_loss_grad"]
 
 
 class Relu:
@@ -126,11 +133,11 @@ class SoftmaxWithLoss:
         self.y = None  # softmax output (N, C)
         self.t = None
 
-    def forward(self, x, t):
-        class_labels("SoftmaxWithLoss", t, np.shape(x))
+    def forward(self, x, t, *, what="SoftmaxWithLoss"):
+        """The mean loss; bad labels are reported under ``what`` (a network passes its name)."""
         self.t = t
         self.y = softmax(x)
-        self.loss = cross_entropy_error(self.y, self.t)
+        self.loss = cross_entropy_error(self.y, self.t, what=what)  # checks t against y's shape
         return self.loss
 
     def backward(self, dout=1):
@@ -155,7 +162,3 @@ def softmax_loss_grad(y, t):
     dy[np.arange(n), t] -= 1
     return dy / n
 
-
-from scratch.normalization import BatchNormalization, Dropout  # noqa: E402,F401
-
-from scratch.convolution import Convolution, Pooling  # noqa: E402,F401  # isort: skip

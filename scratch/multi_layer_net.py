@@ -18,17 +18,15 @@ import warnings
 
 import numpy as np
 
-from scratch.checks import check_batch, class_labels
-from scratch.gradient import numerical_gradient
+from scratch.book_network import BookNetwork, default_rng
 from scratch.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 from scratch.normalization import BatchNormalization, Dropout
-from scratch.two_layer_net import accuracy_of
 from scratch.weight_init import init_std
 
 ACTIVATIONS = {"sigmoid": Sigmoid, "relu": Relu}
 
 
-class MultiLayerNet:
+class MultiLayerNet(BookNetwork):
     """ch6.2.4 / ch6.4.1 a fully connected net with a choice of activation, init and decay.
 
     Args:
@@ -51,7 +49,7 @@ class MultiLayerNet:
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, "
                              f"got {activation!r}")
-        self.rng = rng if rng is not None else np.random.default_rng()
+        self.rng = default_rng(rng)
         self.input_size = input_size
         self.hidden_size_list = list(hidden_size_list)
         self.hidden_layer_num = len(self.hidden_size_list)
@@ -59,100 +57,40 @@ class MultiLayerNet:
         self.activation = activation
         self.weight_decay_lambda = weight_decay_lambda
         self.params = {}
-        self._init_weight(weight_init_std)
-        self._build_layers()
+        self.layers = {}
+        self._book_names = {}
+        sizes = [input_size, *self.hidden_size_list, output_size]
+        for i in range(1, len(sizes)):
+            std = init_std(weight_init_std, sizes[i - 1])  # fan_in = width of the layer below
+            self._add(f"Affine{i}", Affine, W=(f"W{i}", std * self.rng.standard_normal(
+                (sizes[i - 1], sizes[i]))), b=(f"b{i}", np.zeros(sizes[i])))
+            if i == len(sizes) - 1:
+                break
+            if self.use_batchnorm:
+                self._add(f"BatchNorm{i}", BatchNormalization,
+                          gamma=(f"gamma{i}", np.ones(sizes[i])),
+                          beta=(f"beta{i}", np.zeros(sizes[i])))
+            self.layers[f"Activation_function{i}"] = ACTIVATIONS[activation]()
+            if self.use_dropout:
+                self.layers[f"Dropout{i}"] = Dropout(self.dropout_ratio, rng=self.rng)
+        self.last_layer = SoftmaxWithLoss()
+
+    def _add(self, name, cls, **entries):
+        """Add layer ``name`` = ``cls(**values)``, each attribute's array entered in ``params``
+        under its book key (``W=("W1", array)``) and in the table of book names."""
+        for attr, (key, value) in entries.items():
+            self.params[key] = value
+            self._book_names[key] = (name, attr)
+        self.layers[name] = cls(*(value for _, value in entries.values()))
 
     @property
     def n_affine(self) -> int:
         return self.hidden_layer_num + 1
 
-    def _init_weight(self, weight_init_std):
-        sizes = [self.input_size, *self.hidden_size_list, self.output_size]
-        for i in range(1, len(sizes)):
-            std = init_std(weight_init_std, sizes[i - 1])  # fan_in = width of the layer below
-            self.params[f"W{i}"] = std * self.rng.standard_normal((sizes[i - 1], sizes[i]))
-            self.params[f"b{i}"] = np.zeros(sizes[i])
-            if self.use_batchnorm and i < len(sizes) - 1:
-                self.params[f"gamma{i}"] = np.ones(sizes[i])
-                self.params[f"beta{i}"] = np.zeros(sizes[i])
-
-    def _build_layers(self):
-        self.layers = {}
-        for i in range(1, self.n_affine + 1):
-            self.layers[f"Affine{i}"] = Affine(self.params[f"W{i}"], self.params[f"b{i}"])
-            if i == self.n_affine:
-                break
-            if self.use_batchnorm:
-                self.layers[f"BatchNorm{i}"] = BatchNormalization(
-                    self.params[f"gamma{i}"], self.params[f"beta{i}"])
-            self.layers[f"Activation_function{i}"] = ACTIVATIONS[self.activation]()
-            if self.use_dropout:
-                self.layers[f"Dropout{i}"] = Dropout(self.dropout_ratio, rng=self.rng)
-        self.last_layer = SoftmaxWithLoss()
-
-    def _sync(self):
-        """Point the layers at the arrays now in ``params`` (safe if an array was replaced)."""
-        for i in range(1, self.n_affine + 1):
-            self.layers[f"Affine{i}"].W = self.params[f"W{i}"]
-            self.layers[f"Affine{i}"].b = self.params[f"b{i}"]
-            if f"BatchNorm{i}" in self.layers:
-                self.layers[f"BatchNorm{i}"].gamma = self.params[f"gamma{i}"]
-                self.layers[f"BatchNorm{i}"].beta = self.params[f"beta{i}"]
-
-    def predict(self, x, train_flg=False):
-        """Scores before the softmax (N, output_size)."""
-        self._sync()
-        for layer in self.layers.values():
-            if isinstance(layer, BatchNormalization | Dropout):
-                x = layer.forward(x, train_flg)
-            else:
-                x = layer.forward(x)
-        return x
-
-    def weight_decay(self) -> float:
-        """0.5·λ·ΣW² over the weights W1..W{L} (no biases, no γ/β)."""
-        return sum(0.5 * self.weight_decay_lambda * np.sum(self.params[f"W{i}"] ** 2)
-                   for i in range(1, self.n_affine + 1))
-
-    def loss(self, x, t, train_flg=False):
-        """Mean cross-entropy of the softmax + the weight-decay term."""
-        check_batch(f"{type(self).__name__}.loss", x)
-        scores = self.predict(x, train_flg)
-        class_labels(f"{type(self).__name__}.loss", t, np.shape(scores))
-        return self.last_layer.forward(scores, t) + self.weight_decay()
-
-    def accuracy(self, x, t) -> float:
-        """Fraction of correct argmaxes over every sample (test mode; indices or one-hot)."""
-        check_batch(f"{type(self).__name__}.accuracy", x)
-        return accuracy_of(self.predict(x, train_flg=False), t, f"{type(self).__name__}.accuracy")
-
     @property
     def dropout_layers(self) -> list[Dropout]:
         """The Dropout layers in order (empty unless ``use_dropout``), as ``DeepConvNet``'s."""
         return [m for m in self.layers.values() if isinstance(m, Dropout)]
-
-    def numerical_gradient(self, x, t) -> dict:
-        """Every parameter's gradient by central differences (h = 1e-4, the book's), in
-        training mode like ``gradient`` (no effect without BN or dropout)."""
-        loss = lambda _w: self.loss(x, t, train_flg=True)
-        return {k: numerical_gradient(loss, v) for k, v in self.params.items()}
-
-    def gradient(self, x, t) -> dict:
-        """Backpropagation (training mode): every parameter's gradient, dW including λ·W."""
-        self.loss(x, t, train_flg=True)
-        dout = self.last_layer.backward(1)
-        for layer in reversed(list(self.layers.values())):
-            dout = layer.backward(dout)
-        grads = {}
-        lam = self.weight_decay_lambda
-        for i in range(1, self.n_affine + 1):
-            affine = self.layers[f"Affine{i}"]
-            grads[f"W{i}"] = affine.dW + lam * self.params[f"W{i}"]
-            grads[f"b{i}"] = affine.db
-            if f"BatchNorm{i}" in self.layers:
-                grads[f"gamma{i}"] = self.layers[f"BatchNorm{i}"].dgamma
-                grads[f"beta{i}"] = self.layers[f"BatchNorm{i}"].dbeta
-        return grads
 
 
 class MultiLayerNetExtend(MultiLayerNet):

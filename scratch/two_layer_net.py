@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from scratch.checks import check_batch, class_labels
+from scratch.book_network import BookNetwork, default_rng
+from scratch.checks import check_batch
 from scratch.functions import (
     cross_entropy_error,
     identity_function,
@@ -23,7 +24,6 @@ from scratch.functions import (
     sigmoid_grad,
     softmax,
 )
-from scratch.gradient import numerical_gradient
 from scratch.layers import Affine, Relu, SoftmaxWithLoss, softmax_loss_grad
 
 # ch3.4.3: the hand-written 2-3-2-2 network of the book's forward-pass example.
@@ -70,27 +70,9 @@ def predict(network: dict, x):
 # --- shared helpers ---------------------------------------------------------------------------
 
 
-def accuracy_of(scores, t, what: str = "accuracy") -> float:
-    """ch3.6.2 accuracy: the fraction of rows whose argmax equals the label (none dropped).
-
-    Args:
-        scores: (N, C) scores or probabilities.
-        t: (N,) class indices or (N, C) one-hot labels.
-    """
-    labels = class_labels(what, t, np.shape(scores))
-    if labels.ndim == 2:  # one-hot
-        labels = labels.argmax(axis=1)  # (N,)
-    y = np.argmax(scores, axis=1)  # (N,)
-    return float(np.sum(y == labels) / y.shape[0])
-
-
 def _flat(x) -> np.ndarray:
     x = np.asarray(x)
     return x.reshape(x.shape[0], -1) if x.ndim > 2 else x  # (N, D) from (N, C, H, W)
-
-
-def _default_rng(rng):
-    return rng if rng is not None else np.random.default_rng()
 
 
 def _two_layer_params(input_size, hidden_size, output_size, weight_init_std, rng) -> dict:
@@ -106,14 +88,14 @@ def _two_layer_params(input_size, hidden_size, output_size, weight_init_std, rng
 # --- ch4 --------------------------------------------------------------------------------------
 
 
-class SimpleNet:
+class SimpleNet(BookNetwork):
     """ch4.4.2 ``simpleNet``: one (2, 3) weight matrix, softmax and cross-entropy.
 
     ``params = {"W": W}``; ``net.W`` is the same array (the book's attribute).
     """
 
     def __init__(self, rng: np.random.Generator | None = None):
-        self.params = {"W": _default_rng(rng).standard_normal((2, 3))}
+        self.params = {"W": default_rng(rng).standard_normal((2, 3))}
 
     @property
     def W(self):
@@ -123,19 +105,13 @@ class SimpleNet:
     def W(self, value):
         self.params["W"] = value
 
-    def predict(self, x):
+    def predict(self, x, train_flg=False):
         return np.asarray(x) @ self.W
 
-    def loss(self, x, t):
-        check_batch(f"{type(self).__name__}.loss", x)
-        scores = self.predict(x)
-        class_labels(f"{type(self).__name__}.loss", t, np.shape(scores))
-        return cross_entropy_error(softmax(scores), t)
-
-    def accuracy(self, x, t) -> float:
-        check_batch(f"{type(self).__name__}.accuracy", x)
-        return accuracy_of(np.atleast_2d(self.predict(x)), t,  # a 1-D x is a batch of one
-                           f"{type(self).__name__}.accuracy")
+    def loss(self, x, t, train_flg=False):
+        what = f"{type(self).__name__}.loss"
+        check_batch(what, x)
+        return cross_entropy_error(softmax(self.predict(x)), t, what=what)
 
     def gradient(self, x, t) -> dict:
         """dL/dW = xᵀ(y − t)/N, a 1-D ``x`` being a batch of one."""
@@ -143,29 +119,8 @@ class SimpleNet:
         y = softmax(x2 @ self.W)  # (N, 3)
         return {"W": x2.T @ softmax_loss_grad(y, t)}
 
-    def numerical_gradient(self, x, t) -> dict:
-        return {"W": numerical_gradient(lambda _w: self.loss(x, t), self.W)}
 
-
-class _TwoLayerBase:
-    """What both two-layer nets share: ``params`` W1, b1, W2, b2 and the book's helpers."""
-
-    def __init__(self, input_size: int, hidden_size: int, output_size: int,
-                 weight_init_std: float = 0.01, rng: np.random.Generator | None = None):
-        self.params = _two_layer_params(input_size, hidden_size, output_size,
-                                        weight_init_std, _default_rng(rng))
-
-    def accuracy(self, x, t) -> float:
-        check_batch(f"{type(self).__name__}.accuracy", x)
-        return accuracy_of(self.predict(x), t, f"{type(self).__name__}.accuracy")
-
-    def numerical_gradient(self, x, t) -> dict:
-        """ch4.5.1 every parameter's gradient by central differences (slow: 2 losses a weight)."""
-        loss = lambda _w: self.loss(x, t)
-        return {k: numerical_gradient(loss, v) for k, v in self.params.items()}
-
-
-class TwoLayerNetCh4(_TwoLayerBase):
+class TwoLayerNetCh4(BookNetwork):
     """ch4.5.1 two-layer net: Affine → sigmoid → Affine → softmax, gradients by hand.
 
     Args:
@@ -174,18 +129,22 @@ class TwoLayerNetCh4(_TwoLayerBase):
         rng: the generator drawing the initial weights.
     """
 
-    def predict(self, x):
+    def __init__(self, input_size: int, hidden_size: int, output_size: int,
+                 weight_init_std: float = 0.01, rng: np.random.Generator | None = None):
+        self.params = _two_layer_params(input_size, hidden_size, output_size,
+                                        weight_init_std, default_rng(rng))
+
+    def predict(self, x, train_flg=False):
         """Softmax probabilities (N, output_size), as the book's ch4 ``predict``."""
         x = _flat(x)
         a1 = x @ self.params["W1"] + self.params["b1"]
         a2 = sigmoid(a1) @ self.params["W2"] + self.params["b2"]
         return softmax(a2)
 
-    def loss(self, x, t):
-        check_batch(f"{type(self).__name__}.loss", x)
-        y = self.predict(x)
-        class_labels(f"{type(self).__name__}.loss", t, np.shape(y))
-        return cross_entropy_error(y, t)
+    def loss(self, x, t, train_flg=False):
+        what = f"{type(self).__name__}.loss"
+        check_batch(what, x)
+        return cross_entropy_error(self.predict(x), t, what=what)
 
     def gradient(self, x, t) -> dict:
         """ch4.5.1 / ch5 the analytic gradient (backpropagation written out)."""
@@ -202,7 +161,7 @@ class TwoLayerNetCh4(_TwoLayerBase):
 # --- ch5 --------------------------------------------------------------------------------------
 
 
-class TwoLayerNet(_TwoLayerBase):
+class TwoLayerNet(BookNetwork):
     """ch5.7.2 two-layer net built from layers: Affine1 → Relu1 → Affine2, SoftmaxWithLoss.
 
     Same constructor as the book (plus ``rng``). ``layers`` holds the layers in order,
@@ -210,39 +169,16 @@ class TwoLayerNet(_TwoLayerBase):
     so replacing an array in ``params`` (not only updating it in place) is safe.
     """
 
+    _book_names = {"W1": ("Affine1", "W"), "b1": ("Affine1", "b"),
+                   "W2": ("Affine2", "W"), "b2": ("Affine2", "b")}
+
     def __init__(self, input_size: int, hidden_size: int, output_size: int,
                  weight_init_std: float = 0.01, rng: np.random.Generator | None = None):
-        super().__init__(input_size, hidden_size, output_size, weight_init_std, rng)
+        self.params = _two_layer_params(input_size, hidden_size, output_size,
+                                        weight_init_std, default_rng(rng))
         self.layers = {
             "Affine1": Affine(self.params["W1"], self.params["b1"]),
             "Relu1": Relu(),
             "Affine2": Affine(self.params["W2"], self.params["b2"]),
         }
         self.last_layer = SoftmaxWithLoss()
-
-    def _sync(self):
-        for i in (1, 2):
-            layer = self.layers[f"Affine{i}"]
-            layer.W, layer.b = self.params[f"W{i}"], self.params[f"b{i}"]
-
-    def predict(self, x):
-        """Scores before the softmax (N, output_size), as the book's ch5 ``predict``."""
-        self._sync()
-        for layer in self.layers.values():
-            x = layer.forward(x)
-        return x
-
-    def loss(self, x, t):
-        check_batch(f"{type(self).__name__}.loss", x)
-        scores = self.predict(x)
-        class_labels(f"{type(self).__name__}.loss", t, np.shape(scores))
-        return self.last_layer.forward(scores, t)
-
-    def gradient(self, x, t) -> dict:
-        """ch5.7.3 backpropagation through the layers."""
-        self.loss(x, t)
-        dout = self.last_layer.backward(1)
-        for layer in reversed(list(self.layers.values())):
-            dout = layer.backward(dout)
-        a1, a2 = self.layers["Affine1"], self.layers["Affine2"]
-        return {"W1": a1.dW, "b1": a1.db, "W2": a2.dW, "b2": a2.db}

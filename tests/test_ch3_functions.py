@@ -11,7 +11,7 @@ import torch
 from scratch import functions as sf
 from scratch import two_layer_net as snet
 from zerotorch import functional as zF
-from zerotorch import two_layer_net as znet
+from zerotorch.networks import two_layer_net as znet
 
 
 def test_step_function_at_zero_is_zero():
@@ -70,7 +70,7 @@ def test_ch3_reproduction_0_9352_identical_predictions(mnist_dir, book_weights):
     """ch3.6.2: the book's sample_weight.pkl on the 10,000 MNIST test images gives 0.9352."""
     from scratch.dataset import load_mnist
     from scratch.io import load_params
-    from zerotorch.repro_ch3 import BOOK_ACCURACY, evaluate
+    from zerotorch.reproduce.ch3 import BOOK_ACCURACY, evaluate
 
     _, (x, t) = load_mnist(normalize=True, flatten=False, test_only=True, root=mnist_dir)
     assert x.shape == (10000, 1, 28, 28) and x.dtype == np.float32
@@ -86,7 +86,7 @@ def test_ch3_reproduction_0_9352_identical_predictions(mnist_dir, book_weights):
 def test_repro_counts_every_image_and_disagreements():
     """evaluate counts a partial last batch and reports images the two sides disagree on."""
     from zerotorch.crosscheck.pairs.ch3 import random_ch3_network
-    from zerotorch.repro_ch3 import evaluate
+    from zerotorch.reproduce.ch3 import evaluate
 
     rng = np.random.default_rng(0)
     params = {k: v.astype(np.float32) for k, v in random_ch3_network(rng).items()}

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from scratch import two_layer_net as snet
-from zerotorch import two_layer_net as znet
+from zerotorch.networks import two_layer_net as znet
 
 # ch4.4.2: the book prints this W (drawn with np.random.randn) and the values below, to 8
 # digits, so the printed W reproduces them to ~1e-7.

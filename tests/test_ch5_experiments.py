@@ -1,18 +1,14 @@
-"""ch5.7.4 ``experiments/ch5_train_twolayer.py`` runs end to end (a short run on Fashion-MNIST)."""
+"""ch5.7.4 ``python -m experiments.ch5_train_twolayer`` runs end to end (a short run on
+Fashion-MNIST)."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
-from pathlib import Path
-
-SCRIPT = Path(__file__).resolve().parents[1] / "experiments" / "ch5_train_twolayer.py"
 
 
 def test_train_twolayer_script_writes_png_and_history(fashion_dir, tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("ch5_train_twolayer", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = importlib.import_module("experiments.ch5_train_twolayer")
     out = tmp_path / "fig.png"
     assert mod.main(["--epochs", "3", "--train-size", "3000", "--out", str(out)]) == 0
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

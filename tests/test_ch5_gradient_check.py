@@ -13,7 +13,7 @@ import torch
 
 from scratch import two_layer_net as snet
 from scratch.gradient import DIFF_H
-from zerotorch import two_layer_net as znet
+from zerotorch.networks import two_layer_net as znet
 from zerotorch.crosscheck import assert_stages, compare
 
 # analytic vs numerical: the book's loss has 1e-7 inside the log, which its analytic gradient

@@ -202,7 +202,7 @@ def test_softmax_with_loss_one_hot_and_1d(rng):
 
 def test_two_layer_net_to_builtin_gives_same_logits(rng):
     from scratch.two_layer_net import TwoLayerNet as SNet
-    from zerotorch.two_layer_net import TwoLayerNet as ZNet
+    from zerotorch.networks import TwoLayerNet as ZNet
 
     s = SNet(12, 6, 4, weight_init_std=0.5, rng=rng)
     z = ZNet(12, 6, 4, dtype=torch.float64).load_params(s.params)

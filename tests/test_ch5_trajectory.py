@@ -14,7 +14,7 @@ import torch
 
 from scratch import two_layer_net as snet
 from scratch.optimizer import SGD
-from zerotorch import two_layer_net as znet
+from zerotorch.networks import two_layer_net as znet
 
 STEPS = 200
 BATCH = 100

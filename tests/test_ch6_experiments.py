@@ -3,22 +3,18 @@ book's story (ch6.1.7 optimizer paths against an independent reference; ch6.2 ac
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 TRAJ_ATOL = 1e-12  # float64 paths: scratch = zerotorch = reference to rounding
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    """A chapter script as a module (``python -m experiments.<name>`` runs the same code)."""
+    return importlib.import_module(f"experiments.{name}")
 
 
 PATHS = _load("ch6_optimizer_paths")

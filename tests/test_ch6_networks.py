@@ -22,7 +22,7 @@ import zerotorch.nn
 import zerotorch.optim as zo
 import zerotorch.weight_init
 from scratch.multi_layer_net import MultiLayerNet, MultiLayerNetExtend
-from zerotorch import multi_layer_net as zmln
+from zerotorch.networks import multi_layer_net as zmln
 from zerotorch.crosscheck import REGISTRY, Impl, concepts, run_concept, scratch_impl
 from zerotorch.crosscheck.pairs.ch6 import FixedUniform, tame
 

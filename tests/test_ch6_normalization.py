@@ -73,13 +73,13 @@ def test_bn_pytorch_flags_equal_batchnorm1d_train_and_eval(rng):
     xe = _t(_x(rng))
     torch.testing.assert_close(ours(xe), ref(xe), **TIGHT)
     # and the conversion helper
-    conv = zn.BatchNormalization.pytorch(D, dtype=torch.float64).to_batchnorm1d()
+    conv = zn.BatchNormalization.pytorch(D, dtype=torch.float64).to_builtin()
     assert conv.eps == 1e-5 and conv.momentum == pytest.approx(0.1)
 
 
 def test_bn_to_batchnorm1d_converts_the_book_momentum(rng):
     book = zn.BatchNormalization(np.ones(D), np.zeros(D), unbiased_running_var=True)
-    ref = book.to_batchnorm1d()
+    ref = book.to_builtin()
     assert ref.momentum == pytest.approx(0.1) and ref.eps == 1e-6
     for _ in range(5):
         x = _t(_x(rng))

@@ -95,6 +95,6 @@ def test_book_xavier_is_not_glorot():
 def test_books_biases_are_zero_unlike_nn_linear():
     lin = torch.nn.Linear(FAN_IN, FAN_OUT)
     assert lin.bias.abs().max() > 0  # torch: U(−1/√fan_in, 1/√fan_in)
-    from zerotorch.multi_layer_net import MultiLayerNet
+    from zerotorch.networks import MultiLayerNet
     net = MultiLayerNet(FAN_IN, [FAN_OUT], 10, generator=_gen())
     assert all(not p.any() for k, p in net.book_params().items() if k.startswith("b"))

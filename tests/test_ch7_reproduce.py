@@ -20,7 +20,8 @@ import torch.nn.functional as F
 
 from scratch.dataset import load_mnist
 from scratch.io import load_params
-from zerotorch import repro_convnet, reproduce
+from zerotorch import reproduce
+from zerotorch.reproduce import convnet as repro_convnet
 
 N_FAST = 1000
 # float32 logits of these nets are within ~1e-4 of the float64 ones; a gap above this cannot flip

@@ -16,7 +16,7 @@ from zerotorch.crosscheck.compare import ATOL, RTOL
 
 
 def _load(name):
-    """An experiment script as a module (``experiments/`` is a namespace package)."""
+    """A chapter script as a module (``python -m experiments.<name>`` runs the same code)."""
     return importlib.import_module(f"experiments.{name}")
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from scratch.convnet import DeepConvNet
-from zerotorch import convnet as zc
+from zerotorch.networks import convnet as zc
 
 N_IMAGES = 300
 # float16 keeps 11 significant bits (eps 9.8e-4); logits of a trained net move by well under 1 %

@@ -25,14 +25,14 @@ import torch
 import torch.nn.functional as F
 
 from zerotorch.crosscheck import REGISTRY, Impl, LayerPair, concepts, format_table
-from zerotorch.crosscheck.runner import ConceptResult
-from zerotorch.crosscheck.user import (
-    check_concept,
+from zerotorch.crosscheck.impl.check import check_concept
+from zerotorch.crosscheck.impl.user import (
     check_impl,
     exit_status,
     note_failed_requirements,
     run_user,
 )
+from zerotorch.crosscheck.runner import ConceptResult
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPLS = Path(__file__).resolve().parent / "impls"
@@ -204,7 +204,7 @@ def test_softmax_with_loss_ignoring_dout_is_the_books_backward():
 def test_scratch_as_a_module_is_all_green(tmp_path, monkeypatch):
     """``--impl scratch``: our own package loaded like a reader's, every concept, no failure."""
     monkeypatch.chdir(tmp_path)  # no scratch/ folder here: "scratch" is the importable module
-    from zerotorch.crosscheck.loader import locate
+    from zerotorch.crosscheck.impl.loader import locate
     assert locate("scratch")[0] == "module"
     results = check_impl("scratch", timeout=120)
     bad = [(r.name, r.status, r.error or r.diagnosis) for r in results
@@ -281,7 +281,7 @@ def test_file_that_fails_to_import_is_one_error_row_and_blocks_not_missing(tmp_p
 
 
 def test_folder_is_also_importable_under_its_own_name():
-    code = ("from zerotorch.crosscheck.loader import load_impl\n"
+    code = ("from zerotorch.crosscheck.impl.loader import load_impl\n"
             f"impl = load_impl({str(IMPLS / 'good_common')!r})\n"
             "A = impl.resolve('layers.Affine')\n"
             "import good_common.layers, common.layers\n"

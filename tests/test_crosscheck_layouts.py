@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from zerotorch.crosscheck.loader import locate
+from zerotorch.crosscheck.impl.loader import locate
+from zerotorch.crosscheck.impl.user import check_impl
 from zerotorch.crosscheck.runner import exit_status, format_table
-from zerotorch.crosscheck.user import check_impl
 
 TREE = Path(__file__).resolve().parent / "impls" / "reader_tree"
 
@@ -62,7 +62,7 @@ def test_a_scripts_failing_imports_and_assignments_do_not_hide_its_classes(tree_
 
 
 def test_an_unimportable_name_raises_its_import_error_when_used(tmp_path):
-    from zerotorch.crosscheck.layout import definitions_module
+    from zerotorch.crosscheck.impl.layout import definitions_module
 
     script = tmp_path / "ch03" / "s.py"
     script.parent.mkdir()
@@ -77,8 +77,8 @@ def test_an_unimportable_name_raises_its_import_error_when_used(tmp_path):
 
 
 def test_import_failures_are_grouped_under_the_file_that_caused_them():
+    from zerotorch.crosscheck.impl.user import import_rows
     from zerotorch.crosscheck.runner import ConceptResult
-    from zerotorch.crosscheck.user import import_rows
 
     cause = "ModuleNotFoundError: No module named 'x' at /r/common/layers.py:3 (import x)"
     broken = {"layers": cause, "multi_layer_net": cause}
@@ -94,7 +94,7 @@ def test_import_failures_are_grouped_under_the_file_that_caused_them():
 
 
 def test_import_failures_that_mean_something_else_say_so(tmp_path):
-    from zerotorch.crosscheck.user import _import_hint
+    from zerotorch.crosscheck.impl.user import _import_hint
 
     (tmp_path / "upstream").mkdir()
     hint = _import_hint("ModuleNotFoundError: No module named 'upstream.common' at "
@@ -229,7 +229,7 @@ def test_a_renamed_class_is_suggested_and_the_suggestion_is_printed(tree2_rows):
 def test_keywords_map_by_position_only_into_a_similar_or_early_parameter():
     import inspect
 
-    from zerotorch.crosscheck.adapter import BOOK_ARGS, map_kwargs
+    from zerotorch.crosscheck.impl.adapter import BOOK_ARGS, map_kwargs
 
     def reader_net(input_size, hidden_size_list, output_size, activation="relu",
                    weight_init_std="relu", weight_decay_lambda=0, use_bn=False, use_wd=False):

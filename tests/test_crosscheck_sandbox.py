@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from zerotorch.crosscheck.impl.user import check_impl
 from zerotorch.crosscheck.runner import exit_status
-from zerotorch.crosscheck.user import check_impl
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="process groups and rlimits: POSIX")
 

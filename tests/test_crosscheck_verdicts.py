@@ -36,7 +36,7 @@ PLANTED = _load("planted")
 def _impl(**objects) -> Impl:
     """The objects as an implementation, adapted like ``--impl`` code (``rng=`` dropped for
     classes written to the book's signatures)."""
-    from zerotorch.crosscheck.adapter import adapt
+    from zerotorch.crosscheck.impl.adapter import adapt
 
     ns = types.SimpleNamespace(**objects)
     return adapt(Impl("hand-written", {"functions": ns, "layers": ns, "optimizer": ns}))

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from zerotorch.callbacks import AtomicCheckpointIO
 from zerotorch.experiments import main, run_experiment
-from zerotorch.lit import AtomicCheckpointIO
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = """
@@ -24,7 +24,7 @@ experiment: {name: demo, kind: compare, figure: accuracy, train_eval_size: 64,
   variants: {sgd: {model.optimizer: SGD}, adam: {model.optimizer: Adam, model.lr: 0.001}}}
 model:
   model:
-    class_path: zerotorch.multi_layer_net.MultiLayerNetExtend
+    class_path: zerotorch.networks.MultiLayerNetExtend
     init_args: {input_size: 784, hidden_size_list: [32], output_size: 10, use_dropout: true,
                 dropout_ratio: 0.3}
   lr: 0.05

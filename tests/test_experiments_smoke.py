@@ -130,7 +130,7 @@ experiment: {{name: differ, kind: compare, figure: loss, checkpoints: false, tes
   out_dir: {tmp_path}, variants: {{a: {{data.init_args.seed: 1}}, b: {{data.init_args.seed: 2}}}}}}
 model:
   model:
-    class_path: zerotorch.multi_layer_net.MultiLayerNet
+    class_path: zerotorch.networks.MultiLayerNet
     init_args: {{input_size: 784, hidden_size_list: [8], output_size: 10}}
 data:
   class_path: zerotorch.experiments.SyntheticDataModule
@@ -190,7 +190,7 @@ def test_config_callbacks_are_kept_beside_the_platform_ones(tmp_path):
     from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger
 
-    from zerotorch.lit import FaithfulResume, StopOnNonFinite
+    from zerotorch.callbacks import FaithfulResume, StopOnNonFinite
 
     cli = ZeroCLI(["--config", str(CONFIG_DIR / "ch5_train_neuralnet.yaml"),
                    "--data=zerotorch.experiments.SyntheticDataModule",

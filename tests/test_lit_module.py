@@ -12,8 +12,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from zerotorch import optim
-from zerotorch.lit import BOOK_OPTIMIZERS, LitClassifier, optimizer_class, show_progress_bar
-from zerotorch.multi_layer_net import MultiLayerNet
+from zerotorch.callbacks import show_progress_bar
+from zerotorch.lit import BOOK_OPTIMIZERS, LitClassifier, optimizer_class
+from zerotorch.networks import MultiLayerNet
 
 
 def _trainer(**kw) -> pl.Trainer:
@@ -120,7 +121,7 @@ def test_save_hyperparameters_round_trip(tmp_path):
     lit = LitClassifier(net, optimizer="Momentum", lr=0.05, weight_decay=0.01,
                         optimizer_args={"momentum": 0.8}, experiment="demo")
     assert lit.hparams.optimizer == "Momentum" and lit.hparams.lr == 0.05
-    assert lit.hparams.network == "zerotorch.multi_layer_net.MultiLayerNet"
+    assert lit.hparams.network == "zerotorch.networks.multi_layer_net.MultiLayerNet"
     assert "model" not in lit.hparams  # the network is injected, not a hyperparameter
     trainer = _trainer(max_epochs=1, limit_train_batches=1, limit_val_batches=0)
     trainer.fit(lit, DataLoader(_data(10), batch_size=10))

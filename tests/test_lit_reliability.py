@@ -10,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -18,17 +19,23 @@ import torch
 from pytorch_lightning.callbacks import Callback
 from torch.utils.data import DataLoader, TensorDataset
 
-from zerotorch.experiments import SyntheticDataModule, run_experiment
-from zerotorch.lit import (
+from zerotorch._lightning_private import (
+    CHECKED_ON,
+    FIT_LOOP_ATTRIBUTES,
+    LightningInternalsChanged,
+    fit_loop_internals,
+)
+from zerotorch.callbacks import (
     FaithfulResume,
-    LitClassifier,
     NonFiniteLossError,
     capture_rng,
     find_generators,
     platform_callbacks,
     restore_rng,
 )
-from zerotorch.multi_layer_net import MultiLayerNet, MultiLayerNetExtend
+from zerotorch.experiments import SyntheticDataModule, run_experiment
+from zerotorch.lit import LitClassifier
+from zerotorch.networks import MultiLayerNet, MultiLayerNetExtend
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -119,7 +126,7 @@ def test_lightning_internals_that_faithful_resume_reads_are_there():
 
     class Probe(Callback):
         def on_train_epoch_start(self, trainer, pl_module):
-            seen["fetcher"] = trainer.fit_loop._data_fetcher
+            seen["fetcher"] = fit_loop_internals(trainer).data_fetcher
             seen["found"] = find_generators(trainer, pl_module)
 
     data = TensorDataset(torch.rand(8, 784), torch.randint(0, 10, (8,)))
@@ -132,6 +139,39 @@ def test_lightning_internals_that_faithful_resume_reads_are_there():
     assert any(g is loader_gen for g in seen["found"].values()), sorted(seen["found"])
 
 
+def test_lightning_private_attributes_checked_on_2_6_6_are_read_on_a_real_fit():
+    """``zerotorch._lightning_private.fit_loop_internals`` is the only reader of Lightning's
+    private attributes; they were checked on pytorch_lightning 2.6.6. On a real tiny fit it
+    returns the training loader and the data fetcher; without the attributes (another Lightning
+    release) it fails naming them, the checked version and the file to update."""
+    assert CHECKED_ON == "2.6.6"
+    seen = []
+
+    class Probe(Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            seen.append(fit_loop_internals(trainer))
+
+    data = TensorDataset(torch.rand(8, 784), torch.randint(0, 10, (8,)))
+    loader = DataLoader(data, batch_size=4, shuffle=True, generator=torch.Generator())
+    trainer = pl.Trainer(max_epochs=2, callbacks=[Probe()], logger=False, accelerator="cpu",
+                         enable_checkpointing=False, enable_progress_bar=False,
+                         enable_model_summary=False)
+    missing = [a for a in FIT_LOOP_ATTRIBUTES if not hasattr(trainer.fit_loop, a)]
+    assert not missing, (f"pytorch_lightning {pl.__version__} has no fit_loop.{missing}, which "
+                         f"zerotorch reads (checked on {CHECKED_ON}): update "
+                         "zerotorch/_lightning_private.py")
+    assert fit_loop_internals(trainer).train_loaders == []  # before fit: no data set up yet
+    trainer.fit(LitClassifier(MultiLayerNet(784, [8], 10)), loader)
+    assert len(seen) == 2
+    for internals in seen:
+        assert [type(x) for x in internals.train_loaders] == [DataLoader]
+        assert internals.train_loaders[0].dataset is data
+        assert internals.data_fetcher is not None
+    expected = r"(?s)_combined_loader.*_data_fetcher.*checked on 2\.6\.6.*_lightning_private"
+    with pytest.raises(LightningInternalsChanged, match=expected):
+        fit_loop_internals(SimpleNamespace(fit_loop=object()))
+
+
 def _write_config(path: Path, body: str) -> Path:
     path.write_text(textwrap.dedent(body))
     return path
@@ -142,7 +182,7 @@ NAN_CONFIG = """
     experiment: {name: nan_demo, kind: train, checkpoints: false, test: false, out_dir: OUT}
     model:
       model:
-        class_path: zerotorch.multi_layer_net.MultiLayerNet
+        class_path: zerotorch.networks.MultiLayerNet
         init_args: {input_size: 784, hidden_size_list: [100, 100, 100, 100], output_size: 10}
       optimizer: SGD
       lr: 10.0
@@ -190,7 +230,7 @@ DDP_CONFIG = """
     experiment: {name: ddp_demo, kind: train, out_dir: OUT, train_eval_size: 64}
     model:
       model:
-        class_path: zerotorch.multi_layer_net.MultiLayerNet
+        class_path: zerotorch.networks.MultiLayerNet
         init_args: {input_size: 784, hidden_size_list: [32], output_size: 10}
       optimizer: Adam
       lr: 0.001

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import zerotorch
 from scratch import dataset as ds
-from zerotorch.experiment_figures import _epoch_axis, figure_title
-from zerotorch.experiments import CONFIG_DIR, ExperimentSettings, list_experiments
+from zerotorch.experiments import CONFIG_DIR, ExperimentSettings, figure_title, list_experiments
+from zerotorch.experiments.figures import epoch_axis
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = ["--trainer.max_epochs=1", "--trainer.max_steps=-1", "--trainer.limit_train_batches=2",
@@ -29,7 +29,7 @@ def _cli(*args, cwd: Path, env: dict | None = None):
 def test_configs_are_package_data_listed_from_any_folder(tmp_path):
     """The configs live inside the package (a wheel carries them), so `experiment list` works
     from an empty folder, with each experiment's section, description and CPU time."""
-    assert CONFIG_DIR.parent == Path(zerotorch.__file__).parent
+    assert CONFIG_DIR == Path(zerotorch.__file__).parent / "experiments" / "configs"
     out = _cli("experiment", "list", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
@@ -79,9 +79,9 @@ def test_epoch_ticks_are_whole_epochs():
 
     fig, (a, b) = plt.subplots(1, 2)
     a.plot([1], [0.4], "o")
-    _epoch_axis(a, [1])
+    epoch_axis(a, [1])
     b.plot([1, 2], [0.4, 0.5])
-    _epoch_axis(b, [1, 2])
+    epoch_axis(b, [1, 2])
     fig.canvas.draw()
     assert list(a.get_xticks()) == [1] and list(b.get_xticks()) == [1, 2]
     plt.close(fig)

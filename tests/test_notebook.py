@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import zerotorch
-from zerotorch.crosscheck.notebook import Report
+from zerotorch.crosscheck.impl.notebook import Report
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "docs" / "check_your_code.ipynb"
 

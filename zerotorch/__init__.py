@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str):
     if name == "check":  # imported on first use: ``import zerotorch`` stays light
-        from zerotorch.crosscheck.notebook import check
+        from zerotorch.crosscheck.impl.notebook import check
 
         return check
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 
 # What the fork server imports once (it also warms torch's lazy imports; see that module).
-PRELOAD = ["zerotorch.crosscheck._server"]
+PRELOAD = ["zerotorch.crosscheck.impl._server"]
 
 
 def context():

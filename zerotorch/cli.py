@@ -16,7 +16,7 @@ def _crosscheck(args: argparse.Namespace) -> int:
         from zerotorch._forkserver import start
 
         start()  # the sandbox's fork server imports torch while this process does
-        from zerotorch.crosscheck.user import run_user  # the reader's own code, sandboxed
+        from zerotorch.crosscheck.impl.user import run_user  # the reader's own code, sandboxed
 
         return run_user(args)
     from zerotorch.crosscheck import format_json, format_table, run_all, scratch_impl
@@ -30,7 +30,7 @@ def _crosscheck(args: argparse.Namespace) -> int:
         return 2
     print(format_json(results, impl.name) if args.json else format_table(results, impl.name))
     # Our own scratch must provide every registered concept: MISSING here is a failure (for a
-    # reader's --impl code it is not; see user.exit_status).
+    # reader's --impl code it is not; see crosscheck/impl/user.py).
     status = exit_status(results, strict=args.strict, missing_fails=True)
     if not args.json and not args.only and not args.no_reproduce:
         from zerotorch.reproduce import reproduce_if_available

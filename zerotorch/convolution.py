@@ -15,12 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from scratch.util import check_col2im, check_geometry
-
-
-def as_parameter(value) -> nn.Parameter:
-    """A NumPy array or tensor as a (copied) ``nn.Parameter`` (``zerotorch.nn`` imports this
-    module, so its helper of the same name is not imported here)."""
-    return nn.Parameter(torch.as_tensor(value).clone().detach())
+from zerotorch.tensors import as_parameter
 
 
 def im2col(input_data: torch.Tensor, filter_h: int, filter_w: int, stride: int = 1,
@@ -68,6 +63,16 @@ class Convolution(nn.Module):
         out = col @ self.W.reshape(FN, -1).T + self.b  # (N·oh·ow, FN)
         return out.reshape(x.shape[0], out_h, out_w, FN).permute(0, 3, 1, 2)  # (N, FN, oh, ow)
 
+    def to_builtin(self) -> nn.Conv2d:
+        """``nn.Conv2d`` holding this W and b (the same layout: no conversion)."""
+        fn, c, fh, fw = self.W.shape
+        conv = nn.Conv2d(c, fn, (fh, fw), stride=self.stride, padding=self.pad,
+                         dtype=self.W.dtype, device=self.W.device)
+        with torch.no_grad():
+            conv.weight.copy_(self.W)
+            conv.bias.copy_(self.b)
+        return conv
+
     def extra_repr(self) -> str:
         return f"W={tuple(self.W.shape)}, stride={self.stride}, pad={self.pad}"
 
@@ -103,6 +108,12 @@ class Pooling(nn.Module):
         # argmax returns the first maximum; gathering through it routes the gradient there.
         out = col.gather(2, col.argmax(dim=2, keepdim=True)).squeeze(2)  # (N·oh·ow, C)
         return out.reshape(n, out_h, out_w, c).permute(0, 3, 1, 2)  # (N, C, oh, ow)
+
+    def to_builtin(self) -> nn.Module:
+        """``nn.MaxPool2d``, after ``nn.ZeroPad2d`` when padded (the book pads with zeros,
+        ``nn.MaxPool2d`` with −inf)."""
+        pool = nn.MaxPool2d((self.pool_h, self.pool_w), self.stride)
+        return nn.Sequential(nn.ZeroPad2d(self.pad), pool) if self.pad else pool
 
     def extra_repr(self) -> str:
         return f"{self.pool_h}x{self.pool_w}, stride={self.stride}, pad={self.pad}"

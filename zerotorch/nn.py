@@ -2,6 +2,10 @@
 
 ``Affine(W, b)`` holds ``W`` as (in, out) like the book, so a book params dict loads unchanged;
 ``to_linear`` / ``from_linear`` convert to and from ``nn.Linear`` (whose weight is ``W.T``).
+Every layer's ``to_builtin()`` gives the torch built-in computing the same map (``nn.Linear``,
+``nn.ReLU``, …), which is how a network's ``to_builtin()`` is assembled. The ch6/ch7 layers
+(``BatchNormalization``, ``Dropout``, ``Convolution``, ``Pooling``) live in their own modules and
+are importable from here too, as ``scratch.layers`` has them.
 """
 
 from __future__ import annotations
@@ -11,12 +15,13 @@ from torch import nn
 
 from scratch.checks import check_batch
 from zerotorch import functional as F_
+from zerotorch.convolution import Convolution, Pooling
+from zerotorch.normalization import BatchNormalization, Dropout
+from zerotorch.tensors import as_parameter
 
-
-def as_parameter(value, dtype=None) -> nn.Parameter:
-    """ch5.6.2 a book parameter (NumPy array, list or tensor) as a copied ``nn.Parameter``."""
-    t = torch.as_tensor(value, dtype=dtype).clone().detach()
-    return nn.Parameter(t)
+__all__ = ["AddLayer", "Affine", "BatchNormalization", "Convolution", "Dropout", "MulLayer",
+           "Pooling", "Relu", "Sigmoid", "SoftmaxWithLoss", "from_linear", "linear_from_book",
+           "to_linear"]
 
 
 class Relu(nn.Module):
@@ -25,12 +30,18 @@ class Relu(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F_.relu(x)
 
+    def to_builtin(self) -> nn.ReLU:
+        return nn.ReLU()
+
 
 class Sigmoid(nn.Module):
     """ch5.5.2 Sigmoid layer."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F_.sigmoid(x)
+
+    def to_builtin(self) -> nn.Sigmoid:
+        return nn.Sigmoid()
 
 
 class Affine(nn.Module):
@@ -50,6 +61,11 @@ class Affine(nn.Module):
                              "features per sample")
         return x2 @ self.W + self.b  # (N, out)
 
+    def to_builtin(self) -> nn.Linear:
+        """``nn.Linear`` with ``weight = W.T`` (it does not flatten: a network puts
+        ``nn.Flatten`` in front)."""
+        return linear_from_book(self.W, self.b)
+
 
 def linear_from_book(W: torch.Tensor, b: torch.Tensor) -> nn.Linear:
     """ch5.6.2 an ``nn.Linear`` computing x·W + b for the book's W (in, out) and b (out,).
@@ -66,7 +82,7 @@ def linear_from_book(W: torch.Tensor, b: torch.Tensor) -> nn.Linear:
 
 def to_linear(affine: Affine) -> nn.Linear:
     """ch5.6.2 an ``nn.Linear`` computing the same map as ``affine`` (weight = W.T)."""
-    return linear_from_book(affine.W, affine.b)
+    return affine.to_builtin()
 
 
 def from_linear(linear: nn.Linear) -> Affine:
@@ -102,6 +118,3 @@ class SoftmaxWithLoss(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return F_.softmax_cross_entropy(x, t, self.delta)
-from zerotorch.normalization import BatchNormalization, Dropout  # noqa: E402,F401
-
-from zerotorch.convolution import Convolution, Pooling  # noqa: E402,F401  # isort: skip

@@ -9,7 +9,7 @@ the book's ``train_flg``. Keyword-only flags switch each difference to PyTorch's
                                              ``"torch"``: fraction updated (0.1)
   ``unbiased_running_var``                   False (÷N)          True (÷(N − 1))
   ``initial_running_var`` (when ``running_var`` is None)  0.0    1.0
-``BatchNormalization.pytorch(num_features)`` sets all four; ``to_batchnorm1d`` converts.
+``BatchNormalization.pytorch(num_features)`` sets all four; ``to_builtin`` converts.
 
 ``Dropout``: ``inverted=False`` is the book (train x·mask, eval x·(1 − ratio));
 ``inverted=True`` is ``nn.Dropout`` (train x·mask/(1 − ratio), eval x).
@@ -24,13 +24,10 @@ import torch
 from torch import nn
 
 from scratch.checks import check_batch
+from zerotorch.tensors import as_parameter, as_tensor
 
 BN_EPS = 1e-6  # the book writes 10e-7
 TORCH_BN_EPS = 1e-5
-
-
-def _as_tensor(value, dtype=None) -> torch.Tensor:
-    return torch.as_tensor(value, dtype=dtype).clone().detach()
 
 
 class BatchNormalization(nn.Module):
@@ -54,15 +51,15 @@ class BatchNormalization(nn.Module):
         super().__init__()
         if momentum_style not in ("book", "torch"):
             raise ValueError(f"momentum_style must be 'book' or 'torch', got {momentum_style!r}")
-        self.gamma = nn.Parameter(_as_tensor(gamma, dtype))
-        self.beta = nn.Parameter(_as_tensor(beta, dtype))
+        self.gamma = as_parameter(gamma, dtype)
+        self.beta = as_parameter(beta, dtype)
         if self.gamma.ndim != 1 or self.beta.shape != self.gamma.shape:
             raise ValueError(f"gamma and beta must be (D,) of one shape, got "
                              f"{tuple(self.gamma.shape)} and {tuple(self.beta.shape)}")
         d, dt = self.gamma.shape[0], self.gamma.dtype
-        rm = torch.zeros(d, dtype=dt) if running_mean is None else _as_tensor(running_mean, dt)
+        rm = torch.zeros(d, dtype=dt) if running_mean is None else as_tensor(running_mean, dt)
         rv = (torch.full((d,), float(initial_running_var), dtype=dt) if running_var is None
-              else _as_tensor(running_var, dt))
+              else as_tensor(running_var, dt))
         self.register_buffer("running_mean", rm)
         self.register_buffer("running_var", rv)
         self.momentum = momentum
@@ -103,7 +100,7 @@ class BatchNormalization(nn.Module):
         out = self.gamma * xn + self.beta  # (N, D)
         return out.reshape(shape)
 
-    def to_batchnorm1d(self) -> nn.BatchNorm1d:
+    def to_builtin(self) -> nn.BatchNorm1d:
         """An ``nn.BatchNorm1d`` with this module's γ, β, running buffers, eps and momentum
         (converted to PyTorch's fraction-updated meaning). Equal in training and eval when
         ``unbiased_running_var=True`` (PyTorch has no biased option)."""
@@ -171,6 +168,11 @@ class Dropout(nn.Module):
         if self.inverted:
             keep = keep / (1.0 - self.dropout_ratio)
         return x * keep
+
+    def to_builtin(self) -> nn.Dropout:
+        """``nn.Dropout(p)``: PyTorch's inverted dropout whatever ``inverted`` is here (the
+        book's test-mode output is its eval output × (1 − p))."""
+        return nn.Dropout(self.dropout_ratio)
 
     def extra_repr(self) -> str:
         return f"dropout_ratio={self.dropout_ratio}, inverted={self.inverted}"

@@ -1,7 +1,14 @@
 """The cross-check harness: a registry of concept pairs and one comparison routine.
 
 ``run_all()`` checks every registered pair (scratch vs zerotorch vs the torch built-in);
-``zerotorch crosscheck`` prints the report.
+``zerotorch crosscheck`` prints the report. Three parts:
+
+- the harness: ``registry`` (the pair kinds), ``pairs/`` (the concepts), ``compare`` and
+  ``gradcheck`` (the stages), ``verdict`` (which reference a concept equals), ``runner`` (run
+  and report);
+- ``diagnose``: one-line diagnoses of a concept that did not pass, and extra probes;
+- ``impl/``: a reader's own code loaded, sandboxed and graded (``--impl``, ``zerotorch.check``);
+  only its light ``Impl`` / ``scratch_impl`` are imported here.
 """
 
 from zerotorch.crosscheck.compare import (

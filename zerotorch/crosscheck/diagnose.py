@@ -1,6 +1,7 @@
 """One-line diagnoses of common mistakes, the book's own known deviations, and extra probes.
 
-Used by ``zerotorch crosscheck --impl`` (``user.py``) on a concept that did not pass:
+Used by ``verdict.grade`` (for ``zerotorch crosscheck --impl``, ``impl/``) on a concept that
+did not pass:
 
 - ``diagnose(result, concept, seed)``: first the concept's own diagnoses (``Concept.diagnoses``,
   declared in its registration: BN's variance and eps, Pooling's tied maxima…), then generic

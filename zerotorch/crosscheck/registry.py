@@ -1,10 +1,11 @@
 """The registry of concept pairs, and the pair kinds that know how to compare their two sides.
 
 A concept is one entry: its book name (``layers.Affine``; looked up in an implementation, see
-``impl.py``), the book section, how to build each side, the torch built-in and how parameters map
-to it, inputs and tolerances, and everything the checker knows about it: the **references** a
-reader's code may equal (PyTorch, today's book, earlier versions of the book, PyTorch-convention
-variants), the probes that expose mistakes random inputs hide, and concept-specific diagnoses.
+``impl/resolve.py``), the book section, how to build each side, the torch built-in and how
+parameters map to it, inputs and tolerances, and everything the checker knows about it: the
+**references** a reader's code may equal (PyTorch, today's book, earlier versions of the book,
+PyTorch-convention variants), the probes that expose mistakes random inputs hide, and
+concept-specific diagnoses.
 ``Concept.run(impl, rng)`` returns the list of compared ``Stage``s for the concept's own fields
 (today's book, which ``scratch``/``zerotorch`` implement); ``verdict.grade`` runs the references.
 The registry is a value: ``pairs.ALL`` (a list) and ``pairs.REGISTRY`` (by name).

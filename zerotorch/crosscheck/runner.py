@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zerotorch.crosscheck import frames
 from zerotorch.crosscheck.compare import Stage
-from zerotorch.crosscheck.impl import Impl, scratch_impl
+from zerotorch.crosscheck.impl import Impl, frames, scratch_impl
 from zerotorch.crosscheck.registry import BOOK, Concept, Missing, concepts
 
 PASS, FAIL, MISSING, ERROR = "PASS", "FAIL", "MISSING", "ERROR"
-TIMEOUT = "TIMEOUT"  # only from ``--impl`` runs (user.py): the reader's code ran out of time
+TIMEOUT = "TIMEOUT"  # only from ``--impl`` runs (impl/): the reader's code ran out of time
 # Only from ``--impl`` runs: the file holding the concept failed to import; that failure is one
 # ERROR row of its own (``import layers.py``) and the concepts it hides are listed under it.
 BLOCKED = "BLOCKED"
@@ -45,7 +44,7 @@ class ConceptResult:
     distance: float | None = None  # max |Δ| to the PyTorch reference (None: not measured)
     blocked_by: str = ""  # BLOCKED: the file whose import failed (its own row says why)
     source: str = ""  # where the reader's object came from (``ch05/two_layer_net.py``), if known
-    adapted: list[str] = field(default_factory=list)  # their names read as ours (adapter.py)
+    adapted: list[str] = field(default_factory=list)  # their names read as ours (impl/adapter.py)
     form: str = ""  # the printed form graded, when not the concept's general one (``Form``)
 
     @property
@@ -95,11 +94,6 @@ def _finite(v: float | None) -> float | None:
     return None if v is None or not math.isfinite(v) else float(v)
 
 
-def _user_frame(exc: BaseException, impl: Impl | None = None) -> str:
-    """The exception with the deepest traceback line in the implementation's own files."""
-    return frames.summary(exc, getattr(impl, "root", None))
-
-
 def run_concept(concept: Concept, impl: Impl, seed: int = 0) -> ConceptResult:
     """Run one concept with a fresh generator seeded by ``seed``; never raises for user errors."""
     res = ConceptResult(concept.name, concept.chapter, PASS, builtin_name=concept.builtin_name)
@@ -117,7 +111,7 @@ def run_concept(concept: Concept, impl: Impl, seed: int = 0) -> ConceptResult:
     except Exception as exc:  # the implementation under test raised: report, don't stop
         res.blocked_by = getattr(exc, "blocked_by", "")
         res.status = BLOCKED if res.blocked_by else ERROR
-        res.error = _user_frame(exc, impl)
+        res.error = frames.summary(exc, getattr(impl, "root", None))
         return res
     if any(not s.ok for s in res.stages):
         res.status = FAIL

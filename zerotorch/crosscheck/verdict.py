@@ -24,7 +24,7 @@ import math
 import numpy as np
 
 from zerotorch.crosscheck import diagnose
-from zerotorch.crosscheck.impl import Impl
+from zerotorch.crosscheck.impl import Impl, frames
 from zerotorch.crosscheck.registry import PYTORCH, Concept, Reference
 from zerotorch.crosscheck.runner import (
     BLOCKED,
@@ -33,7 +33,6 @@ from zerotorch.crosscheck.runner import (
     MISSING,
     PASS,
     ConceptResult,
-    _user_frame,
 )
 from zerotorch.crosscheck.runner import run_concept as _run_concept
 
@@ -50,7 +49,8 @@ def _checked_run(concept: Concept, impl: Impl, seed: int) -> ConceptResult:
             result.stages += diagnose.probe_stages(concept, impl, seed)
         except Exception as exc:  # the code under test raised on the probe inputs
             result.status = ERROR
-            result.error = _user_frame(exc, impl) + " (on the probe inputs)"
+            result.error = (frames.summary(exc, getattr(impl, "root", None))
+                            + " (on the probe inputs)")
         if result.status == PASS and any(not s.ok for s in result.stages):
             result.status = FAIL
     return result

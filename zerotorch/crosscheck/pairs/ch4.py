@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from zerotorch import functional as zF
-from zerotorch import two_layer_net as ztl
+from zerotorch.networks import two_layer_net as ztl
 from zerotorch.crosscheck.compare import (
     NUMERICAL_ATOL,
     NUMERICAL_RTOL,

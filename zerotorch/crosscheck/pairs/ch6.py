@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zerotorch import multi_layer_net as zmln
+from zerotorch.networks import multi_layer_net as zmln
 from zerotorch import normalization as znorm
 from zerotorch import optim as zoptim
 from zerotorch.crosscheck.pairs.ch4 import NETWORK_LOSS

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zerotorch import convnet as zconvnet
+from zerotorch.networks import convnet as zconvnet
 from zerotorch import convolution as zconv
 from zerotorch import optim as zoptim
 from zerotorch.crosscheck.compare import Stage, check_unchanged, compare, tensor
@@ -343,7 +343,7 @@ def _check_vs_builtin(kind, book_size: bool = False):
         net_t = cls_t(dtype=torch.float64, **small).load_params(net_s.params).eval()
         if kind == "DeepConvNet":
             net_t.set_dropout_convention("torch")  # nn.Dropout at eval: identity
-        builtin = zconvnet.to_builtin(net_t).eval()
+        builtin = net_t.to_builtin().eval()
         x, t = _small_inputs(small["input_dim"], small["output_size"])(rng)
         xt = tensor(x)
         up = tensor(rng.standard_normal((x.shape[0], small["output_size"])))
