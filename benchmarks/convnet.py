@@ -37,9 +37,9 @@ import torch.nn.functional as F  # noqa: E402
 
 from scratch.convnet import DeepConvNet, SimpleConvNet  # noqa: E402
 from scratch.optimizer import Adam  # noqa: E402
-from zerotorch.networks import convnet as zconvnet  # noqa: E402
 from zerotorch import functional as zF  # noqa: E402
 from zerotorch import optim as zoptim  # noqa: E402
+from zerotorch.networks import convnet as zconvnet  # noqa: E402
 
 # --- the textbook algorithm (the baseline), written out loop by loop ------------------------
 

@@ -26,8 +26,9 @@ def parser(doc: str) -> argparse.ArgumentParser:
 
 def add_out_file(ap: argparse.ArgumentParser, name: str) -> None:
     """``--out PATH.png``, by default ``experiments/out/<name>``; the JSON goes beside it."""
-    ap.add_argument("--out", type=Path, default=OUT_DIR / name,
-                    help="PNG path (default: %(default)s)")
+    ap.add_argument(
+        "--out", type=Path, default=OUT_DIR / name, help="PNG path (default: %(default)s)"
+    )
 
 
 def add_out_dir(ap: argparse.ArgumentParser) -> None:
@@ -42,8 +43,9 @@ def add_seed(ap: argparse.ArgumentParser) -> None:
 
 def add_book_weights(ap: argparse.ArgumentParser, default: str = "deep_convnet.pkl") -> None:
     """``--weights FILE`` (one of the book's weight files) and ``--limit N`` test images."""
-    ap.add_argument("--weights", default=default,
-                    help="file name in ZEROTORCH_BOOK_WEIGHTS, or a path")
+    ap.add_argument(
+        "--weights", default=default, help="file name in ZEROTORCH_BOOK_WEIGHTS, or a path"
+    )
     ap.add_argument("--limit", type=int, default=10000, help="first N test images")
 
 

@@ -96,7 +96,7 @@ class BookNetwork:
     def numerical_gradient(self, x, t) -> dict:
         """ch4.4 every parameter's gradient by central differences (h = 1e-4, the book's), in
         training mode like ``gradient`` (with dropout only meaningful when every loss call
-        draws the same mask: see ``scratch.masks.MaskStream(fixed=True)``). Slow: two loss
+        draws the same mask: ``use_masks(MaskStream(seed, fixed=True))``). Slow: two loss
         evaluations a weight."""
         loss = lambda _w: self.loss(x, t, train_flg=True)
         return {k: numerical_gradient(loss, v) for k, v in self.params.items()}
@@ -126,6 +126,20 @@ class BookNetwork:
     def output_classes(self) -> int:
         """The number of classes: the width of the last parameter."""
         return np.shape(self.params[list(self.params)[-1]])[-1]
+
+    # --- dropout ------------------------------------------------------------------------------
+
+    @property
+    def dropout_layers(self) -> list[Dropout]:
+        """The Dropout layers in order (empty when the network has none)."""
+        return [m for m in getattr(self, "layers", {}).values() if isinstance(m, Dropout)]
+
+    def use_masks(self, source) -> BookNetwork:
+        """Every Dropout layer draws its masks from ``source`` (a ``scratch.masks.MaskStream``:
+        a seeded stream shared with a twin, one fixed mask set, or a replay)."""
+        for d in self.dropout_layers:
+            d.rng = source
+        return self
 
     # --- parameters and state ---------------------------------------------------------------
 

@@ -146,6 +146,3 @@ class DeepConvNet(BookNetwork):
         self._book_names = _table({**{f"Conv{i}": i for i in range(1, 7)},
                                    "Affine1": 7, "Affine2": 8})
 
-    @property
-    def dropout_layers(self) -> list[Dropout]:
-        return [layer for layer in self.layers.values() if isinstance(layer, Dropout)]

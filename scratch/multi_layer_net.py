@@ -87,10 +87,6 @@ class MultiLayerNet(BookNetwork):
     def n_affine(self) -> int:
         return self.hidden_layer_num + 1
 
-    @property
-    def dropout_layers(self) -> list[Dropout]:
-        """The Dropout layers in order (empty unless ``use_dropout``), as ``DeepConvNet``'s."""
-        return [m for m in self.layers.values() if isinstance(m, Dropout)]
 
 
 class MultiLayerNetExtend(MultiLayerNet):

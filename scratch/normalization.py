@@ -92,7 +92,8 @@ class Dropout:
 
     Args:
         dropout_ratio: probability of dropping a unit.
-        rng: ``numpy.random.Generator`` drawing the masks (a fresh unseeded one if ``None``).
+        rng: ``numpy.random.Generator`` drawing the masks (a fresh unseeded one if ``None``),
+            or a ``scratch.masks.MaskStream`` shared with a twin (comparisons).
     """
 
     def __init__(self, dropout_ratio=0.5, rng=None):

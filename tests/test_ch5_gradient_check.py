@@ -13,8 +13,8 @@ import torch
 
 from scratch import two_layer_net as snet
 from scratch.gradient import DIFF_H
-from zerotorch.networks import two_layer_net as znet
 from zerotorch.crosscheck import assert_stages, compare
+from zerotorch.networks import two_layer_net as znet
 
 # analytic vs numerical: the book's loss has 1e-7 inside the log, which its analytic gradient
 # leaves out, so the two differ by the factor y_t/(y_t + 1e-7): ~1e-6 relative (measured

@@ -21,10 +21,11 @@ import zerotorch.networks
 import zerotorch.nn
 import zerotorch.optim as zo
 import zerotorch.weight_init
+from scratch.masks import MaskStream
 from scratch.multi_layer_net import MultiLayerNet, MultiLayerNetExtend
-from zerotorch.networks import multi_layer_net as zmln
 from zerotorch.crosscheck import REGISTRY, Impl, concepts, run_concept, scratch_impl
-from zerotorch.crosscheck.pairs.ch6 import FixedUniform, tame
+from zerotorch.crosscheck.pairs.ch6 import tame
+from zerotorch.networks import multi_layer_net as zmln
 
 concepts()  # fills REGISTRY
 TRAJ_RTOL, TRAJ_ATOL = 1e-10, 1e-12  # float64, ≥100 steps: the issue's 1e-12 target
@@ -70,9 +71,7 @@ def _assert_params_equal(net, net_t, where: str, start: dict):
 
 
 def _inject(net, net_t):
-    for name, m in net_t.layers.items():
-        if name.startswith("Dropout"):
-            m.next_mask = torch.as_tensor(net.layers[name].mask)
+    net_t.use_masks(MaskStream.replay([d.mask for d in net.dropout_layers]))
 
 
 def test_book_params_load_into_both_sides(rng):
@@ -132,9 +131,7 @@ def test_gradient_check_three_ways(kw, rng):
     """1) backprop vs the book's numerical_gradient (h = 1e-4); 2) backprop vs autograd of the
     zerotorch net; 3) torch.autograd.gradcheck of the zerotorch loss w.r.t. every parameter."""
     net, net_t = _pair(rng, **kw)
-    for layer in net.layers.values():  # one fixed dropout mask for every loss evaluation
-        if hasattr(layer, "dropout_ratio"):
-            layer.rng = FixedUniform(np.random.default_rng(1))
+    net.use_masks(MaskStream(1, fixed=True))  # one fixed dropout mask for every loss evaluation
     x, t = _data(rng, 5)
     from scratch.functions import softmax
     y = softmax(net.predict(x, train_flg=True))
@@ -151,11 +148,10 @@ def test_gradient_check_three_ways(kw, rng):
         np.testing.assert_allclose(p.grad.numpy(), grads[k], rtol=1e-10, atol=1e-12,
                                    err_msg=k)
     names = list(net_t.book_params())
-    masks = {n: m.mask for n, m in net_t.layers.items() if n.startswith("Dropout")}
+    masks = [d.mask for d in net_t.dropout_layers]
 
     def loss_of(*values):
-        for n, m in masks.items():
-            net_t.layers[n].next_mask = m
+        net_t.use_masks(MaskStream.replay(masks))
         params = dict(zip(names, values, strict=True))
         out = torch.func.functional_call(
             net_t, {f"layers.{net_t._book_names[k][0]}.{net_t._book_names[k][1]}": v

@@ -14,10 +14,10 @@ import torch.nn.functional as F
 
 import scratch.normalization as sn
 import zerotorch.normalization as zn
+from scratch.masks import MaskStream
 from zerotorch.crosscheck import REGISTRY, Impl, concepts, run_concept, scratch_impl
 from zerotorch.crosscheck.compare import assert_stages
 from zerotorch.crosscheck.gradcheck import as_function, numerical_layer_stages
-from zerotorch.crosscheck.pairs.ch6 import FixedUniform
 
 concepts()  # fills REGISTRY
 TIGHT = {"rtol": 1e-10, "atol": 1e-12}
@@ -257,12 +257,12 @@ def test_dropout_inverted_flag_equals_nn_dropout_with_its_mask(rng):
     mask = ref.detach() != 0
     dout = _t(rng.standard_normal(x.shape))
     (g_ref,) = torch.autograd.grad(ref, x, dout)
-    ours = zn.Dropout(p, inverted=True)
-    out = ours(x, mask=mask)
+    ours = zn.Dropout(p, inverted=True, generator=MaskStream.replay([mask]))
+    out = ours(x)
     (g_ours,) = torch.autograd.grad(out, x, dout)
     torch.testing.assert_close(out, ref, **TIGHT)
     torch.testing.assert_close(g_ours, g_ref, **TIGHT)
-    book = zn.Dropout(p)(x, mask=mask)
+    book = zn.Dropout(p, generator=MaskStream.replay([mask]))(x)
     torch.testing.assert_close(book, (1 - p) * ref, **TIGHT)
     ref_mod.eval()
     book_eval = zn.Dropout(p).eval()
@@ -273,13 +273,26 @@ def test_dropout_inverted_flag_equals_nn_dropout_with_its_mask(rng):
     assert gap == pytest.approx((p * (x * mask).abs()).max().item() / (1 - p), rel=1e-12)
 
 
-def test_dropout_mask_injection_and_generators(rng):
+def test_dropout_mask_sources_and_generators(rng):
     x = torch.ones(4, 5, dtype=torch.float64)
-    m = zn.Dropout(0.5)
     mask = torch.tensor(rng.random((4, 5)) > 0.5)
-    m.next_mask = mask
+    m = zn.Dropout(0.5, generator=MaskStream.replay([mask]))
     torch.testing.assert_close(m(x), mask.double())
-    assert m.next_mask is None and torch.equal(m.mask, mask)  # used once, kept as .mask
+    assert torch.equal(m.mask, mask)  # kept as .mask
+    with pytest.raises(ValueError, match="every recorded mask has been used"):
+        m(x)  # a replay is used once
+    # one seeded stream on each side: the same masks, call for call
+    s_layer = sn.Dropout(0.5, rng=MaskStream(4))
+    z_layer = zn.Dropout(0.5, generator=MaskStream(4))
+    for _ in range(3):
+        np.testing.assert_array_equal(s_layer.forward(np.ones((4, 5))), z_layer(x).numpy())
+    # the book's global np.random.rand draws the same stream inside as_global
+    stream, twin = MaskStream(8), zn.Dropout(0.5, generator=MaskStream(8))
+    state = np.random.get_state()  # noqa: NPY002
+    with stream.as_global():
+        book_mask = np.random.rand(4, 5) > 0.5  # noqa: NPY002 (as the book's Dropout draws)
+    assert np.random.get_state()[1].tolist() == state[1].tolist()  # noqa: NPY002 (restored)
+    np.testing.assert_array_equal(twin(x).numpy() != 0, book_mask)
     a = zn.Dropout(0.5, generator=torch.Generator().manual_seed(3))(x)
     b = zn.Dropout(0.5, generator=torch.Generator().manual_seed(3))(x)
     assert torch.equal(a, b)
@@ -287,7 +300,7 @@ def test_dropout_mask_injection_and_generators(rng):
     s2 = sn.Dropout(0.5, rng=np.random.default_rng(3)).forward(np.ones((4, 5)))
     np.testing.assert_array_equal(s1, s2)
     with pytest.raises(ValueError, match=r"\(2, 2\).*\(4, 5\)"):
-        m(x, mask=torch.ones(2, 2, dtype=torch.bool))
+        zn.Dropout(0.5, generator=MaskStream.replay([torch.ones(2, 2, dtype=torch.bool)]))(x)
     with pytest.raises(ValueError, match="dropout_ratio"):
         sn.Dropout(1.0)
 
@@ -295,7 +308,7 @@ def test_dropout_mask_injection_and_generators(rng):
 def test_dropout_gradient_checks(rng):
     for train in (True, False):
         # the same uniforms on every call: every central difference sees one mask
-        layer = sn.Dropout(0.3, rng=FixedUniform(np.random.default_rng(5)))
+        layer = sn.Dropout(0.3, rng=MaskStream(5, fixed=True))
         assert_stages("Dropout", numerical_layer_stages(layer, rng.standard_normal((4, 6)),
                                                         (), rng, {"train_flg": train}))
 

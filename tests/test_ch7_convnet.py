@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from scratch.convnet import DeepConvNet, SimpleConvNet
-from zerotorch.networks import convnet as zc
+from scratch.masks import MaskStream
 from zerotorch.crosscheck.compare import ATOL, RTOL
+from zerotorch.networks import convnet as zc
 
 SMALL_DEEP = {"input_dim": (1, 8, 8), "hidden_size": 5, "output_size": 3,
               **{f"conv_param_{i}": {"filter_num": fn} for i, fn in
@@ -141,26 +142,14 @@ def test_predict_train_flg_uses_dropout_and_restores_mode(rng):
     s.predict(x, train_flg=True)
     masks = [d.mask.copy() for d in s.dropout_layers]
     z = zc.DeepConvNet(dtype=torch.float64, **SMALL_DEEP).load_params(s.params).eval()
-    z.inject_masks(masks)
+    z.use_masks(MaskStream.replay(masks))
     y_t = z.predict(torch.from_numpy(x), train_flg=True)
     assert not z.training  # predict restores the mode
     s2 = DeepConvNet(rng=rng, **SMALL_DEEP)
     s2.load_params(s.params)
-    for d, m in zip(s2.dropout_layers, masks, strict=True):
-        d.rng = _FixedMask(m)
+    s2.use_masks(MaskStream.replay(masks))
     np.testing.assert_allclose(y_t.detach().numpy(), s2.predict(x, train_flg=True),
                                rtol=RTOL, atol=ATOL)
-
-
-class _FixedMask:
-    """A stand-in generator whose ``random`` reproduces a given keep-mask (for ratio 0.5)."""
-
-    def __init__(self, mask):
-        self.mask = mask
-
-    def random(self, shape):
-        assert shape == self.mask.shape
-        return np.where(self.mask, 1.0, 0.0)
 
 
 def test_load_params_checks_keys_and_shapes(rng):

@@ -2,7 +2,9 @@
 
 Modules mirror ``scratch``: ``functional`` ↔ ``scratch.functions``, ``nn`` ↔ ``scratch.layers``,
 ``optim`` ↔ ``scratch.optimizer``, ``networks`` ↔ ``scratch.networks``; plus ``data``
-(Lightning data module), ``lit`` (Lightning module) and ``crosscheck`` (the harness).
+(Lightning data module), ``lit`` (Lightning module), ``callbacks`` (its trainer callbacks),
+``experiments`` (the book's experiments, ``zerotorch experiment``) and ``crosscheck`` (the
+harness).
 ``zerotorch.check(Affine=Affine, …)`` grades a reader's own classes from a notebook.
 """
 

@@ -52,7 +52,10 @@ def fit_loop_internals(trainer: Any) -> FitLoopInternals:
         raise LightningInternalsChanged(
             f"pytorch_lightning {pytorch_lightning.__version__}: the fit loop has no "
             f"{', '.join(missing)} (zerotorch reads them for a faithful resume; checked on "
-            f"{CHECKED_ON}): update zerotorch/_lightning_private.py")
+            f"{CHECKED_ON}): update zerotorch/_lightning_private.py"
+        )
     combined = loop._combined_loader
-    return FitLoopInternals(train_loaders=list(combined.flattened) if combined is not None else [],
-                            data_fetcher=loop._data_fetcher)
+    return FitLoopInternals(
+        train_loaders=list(combined.flattened) if combined is not None else [],
+        data_fetcher=loop._data_fetcher,
+    )

@@ -84,8 +84,9 @@ class History(Callback):
             if key.startswith(("val_", "train_eval_")):
                 row[key] = float(value)
         # a resumed run may validate its checkpoint's epoch again: the same point, not a new one
-        self.epochs = [r for r in self.epochs if (r["epoch"], r["step"]) != (row["epoch"],
-                                                                             row["step"])]
+        self.epochs = [
+            r for r in self.epochs if (r["epoch"], r["step"]) != (row["epoch"], row["step"])
+        ]
         self.epochs.append(row)
 
     def series(self, key: str) -> list[float]:
@@ -96,8 +97,12 @@ class History(Callback):
         resume."""
         self._flush()
         seconds = self.seconds + (time.perf_counter() - self._t0 if self._t0 else 0.0)
-        return {"step_loss": list(self.step_loss), "epochs": [dict(r) for r in self.epochs],
-                "images": self.images, "seconds": seconds}
+        return {
+            "step_loss": list(self.step_loss),
+            "epochs": [dict(r) for r in self.epochs],
+            "images": self.images,
+            "seconds": seconds,
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.step_loss = list(state_dict["step_loss"])
@@ -190,18 +195,21 @@ def capture_rng(trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str,
 
 
 def restore_rng(state: dict[str, Any], trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    """Put back what ``capture_rng`` saved; a saved generator not found now is warned about."""
     random.setstate(_tuples(state["python"]))
     kind, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss,  # noqa: NPY002
-                         cached))
+    legacy = (kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached)
+    np.random.set_state(legacy)  # noqa: NPY002
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
     current = find_generators(trainer, pl_module)
     missing = sorted(set(state["generators"]) - set(current))
     if missing:
-        rank_zero_warn(f"FaithfulResume: generators {missing} saved in the checkpoint are not "
-                       f"present now (found {sorted(current)}); their streams restart")
+        rank_zero_warn(
+            f"FaithfulResume: generators {missing} saved in the checkpoint are not "
+            f"present now (found {sorted(current)}); their streams restart"
+        )
     for key, gen_state in state["generators"].items():
         if key in current:
             _set_state(current[key], gen_state)
@@ -230,8 +238,10 @@ class FaithfulResume(Callback):
     def on_load_checkpoint(self, trainer, pl_module, checkpoint) -> None:
         self._pending = checkpoint.get(self.KEY)
         if self._pending is None:
-            rank_zero_warn("FaithfulResume: the checkpoint holds no RNG state (written without "
-                           "this callback); the resumed run will not match an uninterrupted one")
+            rank_zero_warn(
+                "FaithfulResume: the checkpoint holds no RNG state (written without "
+                "this callback); the resumed run will not match an uninterrupted one"
+            )
 
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         if self._pending is None:
@@ -274,7 +284,10 @@ class StopOnNonFinite(Callback):
             f"experiment {name!r}: training loss is {value} at step {step} (epoch "
             f"{trainer.current_epoch}, batch {self._batch_idx}); training stopped before that "
             f"update. Optimizer {hp.get('optimizer')} with lr={hp.get('lr')} diverged: lower the "
-            "learning rate.", step=step, value=value)
+            "learning rate.",
+            step=step,
+            value=value,
+        )
 
 
 # ---------------------------------------------------------------------------- same batches
@@ -374,8 +387,9 @@ def show_progress_bar() -> bool:
     return sys.stdout.isatty()
 
 
-def platform_callbacks(experiment: str, checkpoint_dir: str | Path | None,
-                       monitor: str = "val_acc") -> list[Callback]:
+def platform_callbacks(
+    experiment: str, checkpoint_dir: str | Path | None, monitor: str = "val_acc"
+) -> list[Callback]:
     """FaithfulResume, StopOnNonFinite and (with a folder) checkpoints ``last.ckpt`` + best.
 
     ``last.ckpt`` comes from its own ``ModelCheckpoint(monitor=None)``, rewritten after every
@@ -383,15 +397,41 @@ def platform_callbacks(experiment: str, checkpoint_dir: str | Path | None,
     """
     callbacks: list[Callback] = [FaithfulResume(), StopOnNonFinite(experiment)]
     if checkpoint_dir is not None:
-        callbacks.append(ModelCheckpoint(dirpath=checkpoint_dir, filename="last", monitor=None,
-                                         save_top_k=1, enable_version_counter=False))
-        callbacks.append(ModelCheckpoint(dirpath=checkpoint_dir, filename="best-{epoch}",
-                                         monitor=monitor, mode="max", save_top_k=1,
-                                         enable_version_counter=False))
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=checkpoint_dir,
+                filename="last",
+                monitor=None,
+                save_top_k=1,
+                enable_version_counter=False,
+            )
+        )
+        callbacks.append(
+            ModelCheckpoint(
+                dirpath=checkpoint_dir,
+                filename="best-{epoch}",
+                monitor=monitor,
+                mode="max",
+                save_top_k=1,
+                enable_version_counter=False,
+            )
+        )
     return callbacks
 
 
-__all__ = ["History", "FaithfulResume", "StopOnNonFinite", "NonFiniteLossError",
-           "BatchFingerprint", "VariantProgressBar", "AtomicCheckpointIO",
-           "CorruptCheckpointError", "check_checkpoint", "capture_rng", "restore_rng",
-           "find_generators", "platform_callbacks", "show_progress_bar"]
+__all__ = [
+    "History",
+    "FaithfulResume",
+    "StopOnNonFinite",
+    "NonFiniteLossError",
+    "BatchFingerprint",
+    "VariantProgressBar",
+    "AtomicCheckpointIO",
+    "CorruptCheckpointError",
+    "check_checkpoint",
+    "capture_rng",
+    "restore_rng",
+    "find_generators",
+    "platform_callbacks",
+    "show_progress_bar",
+]

@@ -12,10 +12,10 @@ the book's ``train_flg``. Keyword-only flags switch each difference to PyTorch's
 ``BatchNormalization.pytorch(num_features)`` sets all four; ``to_builtin`` converts.
 
 ``Dropout``: ``inverted=False`` is the book (train x·mask, eval x·(1 − ratio));
-``inverted=True`` is ``nn.Dropout`` (train x·mask/(1 − ratio), eval x).
-Mask injection (to reproduce a scratch run exactly): pass ``forward(x, mask=m)``, or set
-``module.next_mask = m`` before a call made by a containing network (used once, then cleared).
-The mask used last is kept in ``module.mask`` (bool, x's shape).
+``inverted=True`` is ``nn.Dropout`` (train x·mask/(1 − ratio), eval x). Its ``generator`` is a
+``torch.Generator`` or, to drop exactly what a scratch run drops, a ``scratch.masks.MaskStream``
+(the one source of masks for comparisons: a seeded stream or a replay of recorded masks). The
+mask used last is kept in ``module.mask`` (bool, x's shape).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from scratch.checks import check_batch
+from scratch.masks import MaskStream
 from zerotorch.tensors import as_parameter, as_tensor
 
 BN_EPS = 1e-6  # the book writes 10e-7
@@ -125,14 +126,16 @@ class Dropout(nn.Module):
 
     Args:
         dropout_ratio: probability of dropping a unit (``nn.Dropout``'s ``p``).
-        generator: ``torch.Generator`` for the masks (the global one if ``None``), in the place
-            of the scratch side's ``rng``; masks are ``rand(x.shape) > dropout_ratio`` like the
-            book, drawn on the generator's device.
+        generator: where the masks come from: a ``torch.Generator`` (the global one if
+            ``None``), in the place of the scratch side's ``rng``, masks ``rand(x.shape) >
+            dropout_ratio`` like the book, drawn on the generator's device; or a
+            ``scratch.masks.MaskStream`` shared with a scratch twin (comparisons).
         inverted (keyword-only): rescale by 1/(1 − ratio) in training and pass through at eval
             (PyTorch).
     """
 
-    def __init__(self, dropout_ratio: float = 0.5, generator: torch.Generator | None = None, *,
+    def __init__(self, dropout_ratio: float = 0.5,
+                 generator: torch.Generator | MaskStream | None = None, *,
                  inverted: bool = False):
         super().__init__()
         if not 0.0 <= dropout_ratio < 1.0:
@@ -141,30 +144,22 @@ class Dropout(nn.Module):
         self.inverted = inverted
         self.generator = generator
         self.mask: torch.Tensor | None = None
-        self.next_mask: torch.Tensor | None = None
 
     def draw_mask(self, x: torch.Tensor) -> torch.Tensor:
         """A fresh keep-mask for ``x`` (True = kept)."""
         g = self.generator
+        if isinstance(g, MaskStream):  # compared in NumPy's float64, as the scratch side does
+            return torch.as_tensor(g.random(x.shape) > self.dropout_ratio, device=x.device)
         device = g.device if g is not None else x.device
         dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
         u = torch.rand(x.shape, generator=g, device=device, dtype=dtype)
         return (u > self.dropout_ratio).to(x.device)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return x if self.inverted else x * (1.0 - self.dropout_ratio)
-        if mask is None:
-            mask, self.next_mask = self.next_mask, None
-        if mask is None:
-            mask = self.draw_mask(x)
-        else:
-            mask = torch.as_tensor(mask, device=x.device).to(torch.bool)
-            if mask.shape != x.shape:
-                raise ValueError(f"Dropout: mask has shape {tuple(mask.shape)}, "
-                                 f"input has {tuple(x.shape)}")
-        self.mask = mask
-        keep = mask.to(x.dtype)
+        self.mask = self.draw_mask(x)
+        keep = self.mask.to(x.dtype)
         if self.inverted:
             keep = keep / (1.0 - self.dropout_ratio)
         return x * keep

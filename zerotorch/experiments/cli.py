@@ -39,13 +39,20 @@ class ZeroCLI(LightningCLI):
     Adds the ``experiment`` section, ``resume``; defaults ``accelerator: auto``,
     ``deterministic: true`` and a progress bar only on a terminal; the trainer gets the platform
     callbacks (faithful resume, NaN stop, checkpoints last + best) and CSV (+TensorBoard) logs.
-    With ``variant=None`` it only parses (to read the experiment section). ``overrides``
+    With ``variant=None`` it only parses (to read the experiment section) and seeds nothing: its
+    ``seed_everything`` is set aside between parsing and instantiation, through public hooks
+    only (no override of LightningCLI's private ``_set_seed``). ``overrides``
     (dotted key → Python value) are set on the parsed config before instantiation, keeping their
     types (a CLI string ``1.0`` would stay a string for an untyped argument).
     """
 
-    def __init__(self, args: list[str], variant: str | None = None,
-                 overrides: dict[str, Any] | None = None, position: str = ""):
+    def __init__(
+        self,
+        args: list[str],
+        variant: str | None = None,
+        overrides: dict[str, Any] | None = None,
+        position: str = "",
+    ):
         self.variant = variant
         self.position = position  # "2/5" of a compare experiment, for the progress bar
         self.overrides = dict(overrides or {})
@@ -54,18 +61,37 @@ class ZeroCLI(LightningCLI):
             # auto_configure_optimizers=False: LightningCLI's own --optimizer would replace
             # LitClassifier's optimizer and with it the book's weight decay on weights only;
             # the optimizer is --model.optimizer (the book's six, or torch.<Name>).
-            super().__init__(LitClassifier, pl.LightningDataModule, subclass_mode_data=True,
-                             run=False, args=args, save_config_kwargs={"overwrite": True},
-                             auto_configure_optimizers=False)
+            super().__init__(
+                LitClassifier,
+                pl.LightningDataModule,
+                subclass_mode_data=True,
+                run=False,
+                args=args,
+                save_config_kwargs={"overwrite": True},
+                auto_configure_optimizers=False,
+            )
 
     def add_arguments_to_parser(self, parser) -> None:
-        parser.add_argument("--experiment", type=ExperimentSettings,
-                            default=ExperimentSettings(), help="what to run and plot")
-        parser.add_argument("--resume", type=bool, default=False,
-                            help="continue each variant from its last.ckpt when present")
-        parser.set_defaults({"trainer.accelerator": "auto", "trainer.deterministic": True,
-                             "trainer.enable_progress_bar": show_progress_bar(),
-                             "trainer.enable_model_summary": False})
+        parser.add_argument(
+            "--experiment",
+            type=ExperimentSettings,
+            default=ExperimentSettings(),
+            help="what to run and plot",
+        )
+        parser.add_argument(
+            "--resume",
+            type=bool,
+            default=False,
+            help="continue each variant from its last.ckpt when present",
+        )
+        parser.set_defaults(
+            {
+                "trainer.accelerator": "auto",
+                "trainer.deterministic": True,
+                "trainer.enable_progress_bar": show_progress_bar(),
+                "trainer.enable_model_summary": False,
+            }
+        )
 
     def parse_arguments(self, parser, args) -> None:
         super().parse_arguments(parser, args)
@@ -93,8 +119,7 @@ class ZeroCLI(LightningCLI):
         user = user if isinstance(user, list) else [user]
         ckpt = out / "checkpoints" / self.variant if exp.checkpoints else None
         self.history = History()
-        callbacks = [*user, *platform_callbacks(f"{exp.name}/{self.variant}", ckpt),
-                     self.history]
+        callbacks = [*user, *platform_callbacks(f"{exp.name}/{self.variant}", ckpt), self.history]
         if self.config["trainer"].get("enable_progress_bar"):
             callbacks.append(VariantProgressBar(self.variant, self.position))
         if kind_of(exp).compares_variants:
@@ -105,8 +130,9 @@ class ZeroCLI(LightningCLI):
         plugins = (self.config_init.get("trainer") or {}).get("plugins") or []
         plugins = plugins if isinstance(plugins, list) else [plugins]
         kwargs["plugins"] = [*plugins, AtomicCheckpointIO()]
-        return super().instantiate_trainer(callbacks=callbacks,
-                                           logger=platform_loggers(out, self.variant), **kwargs)
+        return super().instantiate_trainer(
+            callbacks=callbacks, logger=platform_loggers(out, self.variant), **kwargs
+        )
 
     @property
     def settings(self) -> ExperimentSettings:
@@ -116,16 +142,22 @@ class ZeroCLI(LightningCLI):
 
 # Lightning's messages that say nothing about this run (banners, tips, the interval warning for
 # short runs, a deprecation inside Lightning itself); everything else still shows.
-_NOISE = (r".*isinstance\(treespec, LeafSpec\)", r"The number of training batches .* is smaller "
-          r"than the logging interval", r".*does not have many workers")
+_NOISE = (
+    r".*isinstance\(treespec, LeafSpec\)",
+    r"The number of training batches .* is smaller "
+    r"than the logging interval",
+    r".*does not have many workers",
+)
 
 
 @contextlib.contextmanager
 def quiet_lightning():
     """Lightning's INFO banners ("GPU available", "Seed set", tips) and known noise off for the
     run; warnings that matter (and our own log lines) stay."""
-    loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch",
-                                              "lightning_fabric", "lightning")]
+    loggers = [
+        logging.getLogger(n)
+        for n in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning")
+    ]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.WARNING)
@@ -142,11 +174,13 @@ def quiet_lightning():
 def platform_loggers(save_dir: str | Path, version: str) -> list:
     """CSV always; TensorBoard too when it is installed."""
     loggers = [CSVLogger(save_dir=str(save_dir), name="logs", version=version)]
-    if (importlib.util.find_spec("tensorboard") is not None
-            or importlib.util.find_spec("tensorboardX") is not None):
+    if (
+        importlib.util.find_spec("tensorboard") is not None
+        or importlib.util.find_spec("tensorboardX") is not None
+    ):
         from pytorch_lightning.loggers import TensorBoardLogger
 
-        loggers.append(TensorBoardLogger(save_dir=str(save_dir), name="tensorboard",
-                                         version=version))
+        loggers.append(
+            TensorBoardLogger(save_dir=str(save_dir), name="tensorboard", version=version)
+        )
     return loggers
-

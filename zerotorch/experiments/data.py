@@ -23,12 +23,24 @@ class SyntheticDataModule(pl.LightningDataModule):
     state goes into checkpoints).
     """
 
-    def __init__(self, dataset: str = "synthetic", batch_size: int = 100, val_size: int = 200,
-                 train_size: int | None = 1000, test_size: int = 200, seed: int = 0,
-                 flatten: bool = False, noise: float = 0.35, num_workers: int = 0):
+    def __init__(
+        self,
+        dataset: str = "synthetic",
+        batch_size: int = 100,
+        val_size: int = 200,
+        train_size: int | None = 1000,
+        test_size: int = 200,
+        seed: int = 0,
+        flatten: bool = False,
+        noise: float = 0.35,
+        num_workers: int = 0,
+    ):
         super().__init__()
-        sizes = (("batch_size", batch_size), ("test_size", test_size),
-                 ("train_size", 1 if train_size is None else train_size))
+        sizes = (
+            ("batch_size", batch_size),
+            ("test_size", test_size),
+            ("train_size", 1 if train_size is None else train_size),
+        )
         for name, n in sizes:
             if n < 1:
                 raise ValueError(f"{name} must be >= 1, got {n}")
@@ -53,8 +65,12 @@ class SyntheticDataModule(pl.LightningDataModule):
             self.data_test = self._make(self.hparams.test_size, g)
 
     def train_dataloader(self):
-        return DataLoader(self.data_train, batch_size=self.batch_size, shuffle=True,
-                          generator=self.train_generator)
+        return DataLoader(
+            self.data_train,
+            batch_size=self.batch_size,
+            shuffle=True,
+            generator=self.train_generator,
+        )
 
     def val_dataloader(self):
         return DataLoader(self.data_val, batch_size=self.batch_size)
@@ -121,7 +137,10 @@ def describe_data(dm: pl.LightningDataModule) -> dict[str, Any]:
     if isinstance(dm, SyntheticDataModule):  # whatever `dataset` a config passed through
         name, label = "synthetic", "synthetic prototypes (no MNIST available)"
     train = getattr(dm, "data_train", None)
-    return {"dataset": name, "label": label, "test_only": bool(hp.get("test_only", False)),
-            "train_images": len(train) if train is not None else hp.get("train_size"),
-            "batch_size": hp.get("batch_size")}
-
+    return {
+        "dataset": name,
+        "label": label,
+        "test_only": bool(hp.get("test_only", False)),
+        "train_images": len(train) if train is not None else hp.get("train_size"),
+        "batch_size": hp.get("batch_size"),
+    }

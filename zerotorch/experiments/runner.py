@@ -57,9 +57,14 @@ from zerotorch.experiments.settings import (
 log = logging.getLogger("zerotorch.experiments")
 
 
-def _run_variant(base_args: list[str], kind: ExperimentKind, name: str,
-                 overrides: dict[str, Any], resume: bool,
-                 position: str = "") -> tuple[dict[str, Any], ZeroCLI]:
+def _run_variant(
+    base_args: list[str],
+    kind: ExperimentKind,
+    name: str,
+    overrides: dict[str, Any],
+    resume: bool,
+    position: str = "",
+) -> tuple[dict[str, Any], ZeroCLI]:
     """Fit (and test) one variant; its record (curves, metrics, digest) and its ``ZeroCLI``."""
     exp = kind.settings
     checkpoints = Path(exp.out_dir) / exp.name / "checkpoints" / name
@@ -68,8 +73,10 @@ def _run_variant(base_args: list[str], kind: ExperimentKind, name: str,
     cli = ZeroCLI(base_args, variant=name, overrides=overrides, position=position)
     exp = cli.settings
     if (getattr(cli.datamodule, "hparams", None) or {}).get("val_size", 1) == 0:
-        raise ExperimentError(f"experiment {exp.name}: val_size=0 leaves no validation split; "
-                              "the curves and the best checkpoint need one (e.g. val_size: 5000)")
+        raise ExperimentError(
+            f"experiment {exp.name}: val_size=0 leaves no validation split; "
+            "the curves and the best checkpoint need one (e.g. val_size: 5000)"
+        )
     cli.model.hparams["experiment"] = f"{exp.name}/{name}"
     data = WithTrainEval(cli.datamodule, exp.train_eval_size)
     cli.model.eval_names = ("train_eval", "val") if exp.train_eval_size > 0 else ("val",)
@@ -78,8 +85,12 @@ def _run_variant(base_args: list[str], kind: ExperimentKind, name: str,
     ckpt = str(last) if resume and last.exists() else None
     if ckpt is not None:
         check_checkpoint(ckpt)
-    record: dict[str, Any] = {"variant": name, "overrides": overrides, "diverged": None,
-                              "resumed_from": ckpt}
+    record: dict[str, Any] = {
+        "variant": name,
+        "overrides": overrides,
+        "diverged": None,
+        "resumed_from": ckpt,
+    }
     logged: dict[str, float] = {}
     try:
         trainer.fit(cli.model, datamodule=data, ckpt_path=ckpt)
@@ -94,20 +105,35 @@ def _run_variant(base_args: list[str], kind: ExperimentKind, name: str,
         record.update({k: float(v) for k, v in (metrics[0] if metrics else {}).items()})
         logged.update({k: float(v) for k, v in trainer.callback_metrics.items()})
     h = cli.history
-    record.update({
-        "epochs": [row["epoch"] for row in h.epochs],
-        "train_eval_acc": h.series("train_eval_acc"), "val_acc": h.series("val_acc"),
-        "val_loss": h.series("val_loss"), "step_loss": h.step_loss, "steps": trainer.global_step,
-        "images": h.images, "seconds": round(h.seconds, 3),
-        "images_per_s": round(h.images / h.seconds, 1) if h.seconds > 0 else None,
-        "batch_digest": cli.fingerprint.digest if hasattr(cli, "fingerprint") else None,
-    })
+    record.update(
+        {
+            "epochs": [row["epoch"] for row in h.epochs],
+            "train_eval_acc": h.series("train_eval_acc"),
+            "val_acc": h.series("val_acc"),
+            "val_loss": h.series("val_loss"),
+            "step_loss": h.step_loss,
+            "steps": trainer.global_step,
+            "images": h.images,
+            "seconds": round(h.seconds, 3),
+            "images_per_s": round(h.images / h.seconds, 1) if h.seconds > 0 else None,
+            "batch_digest": cli.fingerprint.digest if hasattr(cli, "fingerprint") else None,
+        }
+    )
     if trainer.world_size > 1:  # every rank writes what it logged (DDP check)
         ranks = Path(exp.out_dir) / exp.name / "ranks"
         ranks.mkdir(parents=True, exist_ok=True)
-        (ranks / f"{name}-rank{trainer.global_rank}.json").write_text(json.dumps(
-            {"rank": trainer.global_rank, "world_size": trainer.world_size, "metrics": logged,
-             "steps": trainer.global_step}, indent=1, sort_keys=True))
+        (ranks / f"{name}-rank{trainer.global_rank}.json").write_text(
+            json.dumps(
+                {
+                    "rank": trainer.global_rank,
+                    "world_size": trainer.world_size,
+                    "metrics": logged,
+                    "steps": trainer.global_step,
+                },
+                indent=1,
+                sort_keys=True,
+            )
+        )
     return record, cli
 
 
@@ -142,20 +168,27 @@ def run_experiment(config: str, args: list[str] | None = None) -> dict[str, Any]
 def _first_reason(message: str) -> str:
     """jsonargparse wraps a constructor's ValueError in a page about Union subtypes: keep the
     constructor's own sentence ("train_size must be >= 1 …")."""
-    reasons = [line.strip()[2:] for line in message.splitlines()
-               if line.strip().startswith("- ") and "Expected a <class 'NoneType'>" not in line]
+    reasons = [
+        line.strip()[2:]
+        for line in message.splitlines()
+        if line.strip().startswith("- ") and "Expected a <class 'NoneType'>" not in line
+    ]
     return reasons[0] if reasons else message
 
 
 def _check_resumable(exp: ExperimentSettings, out: Path, variants: dict) -> None:
     """``--resume=true`` needs something to resume: say so instead of starting afresh."""
     if not exp.checkpoints:
-        raise ExperimentError(f"experiment {exp.name} writes no checkpoints (checkpoints: false):"
-                              " there is nothing to resume; run it without --resume=true")
+        raise ExperimentError(
+            f"experiment {exp.name} writes no checkpoints (checkpoints: false):"
+            " there is nothing to resume; run it without --resume=true"
+        )
     found = [n for n in variants if (out / "checkpoints" / n / "last.ckpt").exists()]
     if not found:
-        raise ExperimentError(f"nothing to resume: no last.ckpt under {out / 'checkpoints'}; run "
-                              "without --resume=true to start fresh")
+        raise ExperimentError(
+            f"nothing to resume: no last.ckpt under {out / 'checkpoints'}; run "
+            "without --resume=true to start fresh"
+        )
 
 
 @contextlib.contextmanager
@@ -174,8 +207,10 @@ def run_lock(out: Path):
         except FileExistsError:
             holder = _lock_holder(lock)
             if holder is not None and holder != os.getpid() and _alive(holder):
-                raise ExperimentError(f"another run (pid {holder}) is writing {out}; wait for "
-                                      f"it, or give this one --experiment.out_dir") from None
+                raise ExperimentError(
+                    f"another run (pid {holder}) is writing {out}; wait for "
+                    f"it, or give this one --experiment.out_dir"
+                ) from None
             lock.unlink(missing_ok=True)  # stale: its process is gone
             continue
         with os.fdopen(fd, "w") as fh:
@@ -217,8 +252,9 @@ def _write_text(path: Path, text: str) -> None:
         fh.write(text.encode())
 
 
-def _summarise(kind: ExperimentKind, path, args, seed, t0, records,
-               last_cli) -> dict[str, Any] | None:
+def _summarise(
+    kind: ExperimentKind, path, args, seed, t0, records, last_cli
+) -> dict[str, Any] | None:
     """The figure, ``summary.json`` and the kind's extra outputs (a search's ``ranking.md``),
     each written atomically."""
     exp = kind.settings
@@ -230,11 +266,18 @@ def _summarise(kind: ExperimentKind, path, args, seed, t0, records,
     out.mkdir(parents=True, exist_ok=True)
     data = describe_data(last_cli.datamodule)
     summary = {
-        "experiment": exp.name, "kind": exp.kind, "title": exp.title, "config": str(path),
-        "overrides": list(args or []), "seed": seed, "data": data,
-        "device": str(trainer.strategy.root_device), "accelerator":
-            type(trainer.accelerator).__name__, "devices": trainer.num_devices,
-        "world_size": trainer.world_size, "precision": str(trainer.precision),
+        "experiment": exp.name,
+        "kind": exp.kind,
+        "title": exp.title,
+        "config": str(path),
+        "overrides": list(args or []),
+        "seed": seed,
+        "data": data,
+        "device": str(trainer.strategy.root_device),
+        "accelerator": type(trainer.accelerator).__name__,
+        "devices": trainer.num_devices,
+        "world_size": trainer.world_size,
+        "precision": str(trainer.precision),
         "deterministic": bool(torch.are_deterministic_algorithms_enabled()),
         "limited": _limited(trainer, list(args or [])),
         "same_batches": len(digests) <= 1 if kind.compares_variants else None,
@@ -252,16 +295,26 @@ def _summarise(kind: ExperimentKind, path, args, seed, t0, records,
     return summary
 
 
-SHORTENING = ("--trainer.max_", "--trainer.limit_", "--trainer.fast_dev_run",
-              "--data.init_args.train_size", "--experiment.trials", "--experiment.weight_scales")
+SHORTENING = (
+    "--trainer.max_",
+    "--trainer.limit_",
+    "--trainer.fast_dev_run",
+    "--data.init_args.train_size",
+    "--experiment.trials",
+    "--experiment.weight_scales",
+)
 
 
 def _limited(trainer: pl.Trainer, args: list[str]) -> bool:
     """True when batch limits or overridden lengths make this a shortened run, not the book's."""
-    return any(v not in (1.0, None) for v in (trainer.limit_train_batches,
-                                             trainer.limit_val_batches,
-                                             trainer.limit_test_batches)) \
-        or any(a.startswith(SHORTENING) for a in args)
+    return any(
+        v not in (1.0, None)
+        for v in (
+            trainer.limit_train_batches,
+            trainer.limit_val_batches,
+            trainer.limit_test_batches,
+        )
+    ) or any(a.startswith(SHORTENING) for a in args)
 
 
 def _section(chapter: str) -> tuple[int, ...]:
@@ -280,8 +333,7 @@ def experiments_table() -> str:
     widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=True)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
     lines.append("-" * len(lines[0]))
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-              for r in rows]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
     return "\n".join(lines)
 
 
@@ -289,13 +341,19 @@ def main(argv: list[str]) -> int:
     """``zerotorch experiment {run NAME [overrides], list, results}``."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="zerotorch experiment", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="zerotorch experiment",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="action", required=True)
     run = sub.add_parser("run", help="run one experiment (LightningCLI overrides may follow)")
     run.add_argument("name", help="experiment name (see `list`) or a YAML path")
-    run.add_argument("overrides", nargs=argparse.REMAINDER,
-                     help="e.g. --trainer.max_epochs=1 --trainer.devices=2")
+    run.add_argument(
+        "overrides",
+        nargs=argparse.REMAINDER,
+        help="e.g. --trainer.max_epochs=1 --trainer.devices=2",
+    )
     sub.add_parser("list", help="the experiment configs")
     res = sub.add_parser("results", help="every summary.json as one Markdown table")
     res.add_argument("--root", default="experiments/out")
@@ -308,8 +366,10 @@ def main(argv: list[str]) -> int:
         log.setLevel(logging.INFO)
     if args.action == "list":
         print(experiments_table())
-        print("\nrun one: zerotorch experiment run NAME [--trainer.max_epochs N] "
-              f"[--experiment.out_dir DIR] (outputs: {ExperimentSettings.out_dir}/NAME/)")
+        print(
+            "\nrun one: zerotorch experiment run NAME [--trainer.max_epochs N] "
+            f"[--experiment.out_dir DIR] (outputs: {ExperimentSettings.out_dir}/NAME/)"
+        )
         return 0
     if args.action == "results":
         return results_main(args.root, args.output)
@@ -327,6 +387,8 @@ def main(argv: list[str]) -> int:
         return 2
     if summary is not None:
         print(f"{summary['experiment']}: {summary['headline']['text']}")
-        print(f"figure {summary['figure']}; summary "
-              f"{Path(summary['figure']).with_name('summary.json')}")
+        print(
+            f"figure {summary['figure']}; summary "
+            f"{Path(summary['figure']).with_name('summary.json')}"
+        )
     return 0

@@ -188,6 +188,14 @@ class BookNetwork(nn.Module):
         """The Dropout layers in order (empty when the network has none)."""
         return [m for m in self.layers.values() if isinstance(m, Dropout)]
 
+    def use_masks(self, source) -> BookNetwork:
+        """Every Dropout layer draws its masks from ``source``: a ``scratch.masks.MaskStream``
+        (a seeded stream shared with a scratch twin, or ``MaskStream.replay`` of the masks a
+        scratch run used) or a ``torch.Generator``."""
+        for d in self.dropout_layers:
+            d.generator = source
+        return self
+
     def set_dropout_convention(self, convention: str) -> BookNetwork:
         """``"book"``: × (1 − ratio) at test, plain mask in training; ``"torch"``: inverted."""
         if convention not in ("book", "torch"):

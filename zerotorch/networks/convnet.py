@@ -15,7 +15,6 @@ Test-time dropout: the book's (non-inverted) dropout multiplies by (1 − ratio)
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from scratch.convnet import (
@@ -92,8 +91,3 @@ class DeepConvNet(BookNetwork):
         self._add("Affine2", Affine(p["W8"], p["b8"]), W="W8", b="b8")
         self._add("Dropout2", Dropout(dropout_ratio, inverted=inverted_dropout,
                                       generator=drop_gen))
-
-    def inject_masks(self, masks) -> None:
-        """Use these keep-masks (one per dropout layer, e.g. the scratch net's) next forward."""
-        for d, m in zip(self.dropout_layers, masks, strict=True):
-            d.next_mask = torch.as_tensor(np.asarray(m) if not torch.is_tensor(m) else m)

@@ -7,9 +7,9 @@ import torch
 from torch import nn
 
 from zerotorch import functional as zF
-from zerotorch.networks import two_layer_net as ztl
 from zerotorch.crosscheck.compare import compare, tensor
 from zerotorch.crosscheck.registry import CustomPair, Form, FunctionPair, Probe
+from zerotorch.networks import two_layer_net as ztl
 from zerotorch.nn import linear_from_book
 
 CONCEPTS: list = []  # this chapter group's concepts, in the book's order

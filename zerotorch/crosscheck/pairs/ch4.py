@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 
 from zerotorch import functional as zF
-from zerotorch.networks import two_layer_net as ztl
 from zerotorch.crosscheck.compare import (
     NUMERICAL_ATOL,
     NUMERICAL_RTOL,
@@ -26,6 +25,7 @@ from zerotorch.crosscheck.registry import (
     Reference,
     book,
 )
+from zerotorch.networks import two_layer_net as ztl
 
 CONCEPTS: list = []  # this chapter group's concepts, in the book's order
 

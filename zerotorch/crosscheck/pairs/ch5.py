@@ -7,10 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from zerotorch import nn as znn
-from zerotorch.networks import two_layer_net as ztl
 from zerotorch.crosscheck.pairs.ch3 import SOFTMAX_SHIFT_PROBE
 from zerotorch.crosscheck.pairs.ch4 import CE_BOOK, NETWORK_LOSS
 from zerotorch.crosscheck.registry import BOOK, Form, LayerPair, NetworkPair, Reference
+from zerotorch.networks import two_layer_net as ztl
 
 CONCEPTS: list = []  # this chapter group's concepts, in the book's order
 

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zerotorch.networks import multi_layer_net as zmln
 from zerotorch import normalization as znorm
 from zerotorch import optim as zoptim
 from zerotorch.crosscheck.pairs.ch4 import NETWORK_LOSS
+from zerotorch.crosscheck.pairs.dropout import replayed_loss, replaying, same_masks_loss_and_grads
 from zerotorch.crosscheck.registry import (
     BOOK,
     LayerPair,
@@ -26,6 +26,7 @@ from zerotorch.crosscheck.registry import (
     Reference,
     book,
 )
+from zerotorch.networks import multi_layer_net as zmln
 
 CONCEPTS: list = []  # this chapter group's concepts, in the book's order
 
@@ -250,7 +251,7 @@ CONCEPTS.append(LayerPair(
     name="layers.Dropout", chapter="6.4.3", title="Dropout (train, the scratch mask injected)",
     torch_cls=_zt_dropout, init=_dropout_init,
     inputs=lambda rng: (rng.standard_normal((8, 10)),), train=True,
-    torch_call=lambda m, layer, x: m(x, mask=torch.as_tensor(layer.mask)),
+    torch_call=lambda m, layer, x: replaying(m, layer.mask)(x),
     ours=book(NOT_INVERTED),
     references=(Reference("inverted (nn.Dropout)", fields={"torch_cls": _zt_inverted_dropout}),),
 ))
@@ -286,21 +287,6 @@ class _NetworkVariant(NetworkPair):
         return super().lookup(impl, dotted or self.scratch_cls)
 
 
-class FixedUniform:
-    """Stands in for a Dropout layer's ``rng``: every call returns the same uniforms, so every
-    loss evaluation (central differences included) uses the same mask."""
-
-    def __init__(self, rng: np.random.Generator):
-        self.rng = rng
-        self.cache: dict[tuple, np.ndarray] = {}
-
-    def random(self, shape):
-        shape = tuple(shape)
-        if shape not in self.cache:
-            self.cache[shape] = self.rng.random(shape)
-        return self.cache[shape]
-
-
 def _net_inputs(rng: np.random.Generator) -> tuple:
     x = rng.standard_normal((5, NET_SHAPE[0]))  # batch 5: BN's statistics are not degenerate
     return x, rng.integers(0, NET_SHAPE[2], size=5)
@@ -332,36 +318,6 @@ def _torch_net(cls, **kw):
     return build
 
 
-def _train_mode_loss_and_grads(net, x, t):
-    """Training-mode loss and gradient with the same dropout masks on every call.
-
-    Our Dropout takes an ``rng`` (a fixed stream is injected); the book's draws from the global
-    ``np.random``, so it gets the same seed before each pass and the global state is restored.
-    """
-    dropouts = [layer for layer in net.layers.values()
-                if "dropout" in type(layer).__name__.lower() or hasattr(layer, "dropout_ratio")]
-    if dropouts and all(hasattr(layer, "rng") for layer in dropouts):
-        for layer in dropouts:
-            if not isinstance(layer.rng, FixedUniform):
-                layer.rng = FixedUniform(np.random.default_rng(99))
-        return net.loss(x, t, train_flg=True), net.gradient(x, t)
-    state = np.random.get_state()  # noqa: NPY002 (the book's global RNG)
-    try:
-        np.random.seed(99)  # noqa: NPY002 (the book's global RNG)
-        loss = net.loss(x, t, train_flg=True)
-        np.random.seed(99)  # noqa: NPY002 (the book's global RNG)
-        return loss, net.gradient(x, t)
-    finally:
-        np.random.set_state(state)  # noqa: NPY002 (the book's global RNG)
-
-
-def _train_mode_torch_loss(net_t, net, x, t):
-    for name, module in net_t.layers.items():
-        if isinstance(module, znorm.Dropout):
-            module.next_mask = torch.as_tensor(net.layers[name].mask)
-    return net_t.loss(x, t, train_flg=True)
-
-
 CONCEPTS.append(NetworkPair(
     name="networks.MultiLayerNet", chapter="6.4.1",
     title="MultiLayerNet (ReLU, He init, weight decay 0.1)",
@@ -386,8 +342,8 @@ CONCEPTS.append(NetworkPair(
     torch_build=_torch_net(zmln.MultiLayerNetExtend, weight_decay_lambda=0.1,
                            use_batchnorm=True),
     inputs=_net_inputs,
-    scratch_loss_and_grads=_train_mode_loss_and_grads,
-    torch_loss=_train_mode_torch_loss, **NETWORK_LOSS,
+    scratch_loss_and_grads=same_masks_loss_and_grads,
+    torch_loss=replayed_loss, **NETWORK_LOSS,
 ))
 CONCEPTS.append(_NetworkVariant(
     name="networks.MultiLayerNetExtend[dropout]", scratch_cls="networks.MultiLayerNetExtend",
@@ -398,6 +354,6 @@ CONCEPTS.append(_NetworkVariant(
     torch_build=_torch_net(zmln.MultiLayerNetExtend, weight_decay_lambda=0.1,
                            use_batchnorm=True, use_dropout=True, dropout_ratio=0.3),
     inputs=_net_inputs,
-    scratch_loss_and_grads=_train_mode_loss_and_grads,
-    torch_loss=_train_mode_torch_loss, **NETWORK_LOSS,
+    scratch_loss_and_grads=same_masks_loss_and_grads,
+    torch_loss=replayed_loss, **NETWORK_LOSS,
 ))

@@ -18,11 +18,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from zerotorch.networks import convnet as zconvnet
 from zerotorch import convolution as zconv
 from zerotorch import optim as zoptim
 from zerotorch.crosscheck.compare import Stage, check_unchanged, compare, tensor
 from zerotorch.crosscheck.pairs.ch4 import NETWORK_LOSS
+from zerotorch.crosscheck.pairs.dropout import (
+    replay_scratch_masks,
+    replayed_loss,
+    same_masks_loss_and_grads,
+)
 from zerotorch.crosscheck.registry import (
     BOOK,
     CustomPair,
@@ -34,6 +38,7 @@ from zerotorch.crosscheck.registry import (
     book,
     require_dict_params,
 )
+from zerotorch.networks import convnet as zconvnet
 
 CONCEPTS: list = []  # this chapter group's concepts, in the book's order
 
@@ -229,7 +234,6 @@ DEEP_SMALL = {"input_dim": (1, 8, 8), "hidden_size": 5, "output_size": 3,
               **{f"conv_param_{i}": {"filter_num": fn, "filter_size": 3, "pad": pad, "stride": 1}
                  for i, (fn, pad) in enumerate(zip((2, 2, 3, 3, 4, 4), (1, 1, 1, 2, 1, 1),
                                                    strict=True), start=1)}}
-DROPOUT_SEED = 7
 
 
 def _with_random_biases(net, rng):
@@ -254,36 +258,6 @@ def _torch_net(cls, kwargs):
 # The book's input size; a reader's convnet may hard-code it (ch08/deep_convnet.py's 64*4*4).
 BOOK_SIZE = {"input_dim": (1, 28, 28), "output_size": 10}
 BOOK_SIZE_FORM = "the book's size (1, 28, 28), default arguments"
-
-
-def dropouts_of(net) -> list:
-    """The network's Dropout layers in order: ours list them; the book's sit in ``layers``."""
-    if hasattr(net, "dropout_layers"):
-        return list(net.dropout_layers)
-    layers = net.layers.values() if isinstance(net.layers, dict) else net.layers
-    return [layer for layer in layers if "dropout" in type(layer).__name__.lower()]
-
-
-def _fixed_masks_loss_and_grads(net, x, t):
-    """Training-mode loss and gradients with the same dropout masks on every call."""
-    drops = dropouts_of(net)
-    if all(hasattr(d, "rng") for d in drops):
-        for d in drops:
-            d.rng = np.random.default_rng(DROPOUT_SEED)
-        grads = net.gradient(x, t)
-    else:  # the book's Dropout draws from np.random: the same seed before every pass
-        state = np.random.get_state()  # noqa: NPY002 (the book's global RNG)
-        np.random.seed(DROPOUT_SEED)  # noqa: NPY002
-        try:
-            grads = net.gradient(x, t)
-        finally:
-            np.random.set_state(state)  # noqa: NPY002
-    return net.last_layer.loss, grads
-
-
-def _injected_loss(net_t, net_s, x, t):
-    net_t.inject_masks([d.mask for d in dropouts_of(net_s)])
-    return net_t.loss(x, t, train_flg=True)
 
 
 def _book_size_form(cls_t, numerical_keys: tuple[str, ...]) -> Form:
@@ -314,8 +288,8 @@ CONCEPTS.append(NetworkPair(
     build=lambda cls, rng: _with_random_biases(cls(rng=rng, **DEEP_SMALL), rng),
     torch_build=_torch_net(zconvnet.DeepConvNet, DEEP_SMALL),
     inputs=_small_inputs(DEEP_SMALL["input_dim"], 3),
-    scratch_loss_and_grads=_fixed_masks_loss_and_grads,
-    torch_loss=_injected_loss,
+    scratch_loss_and_grads=same_masks_loss_and_grads,
+    torch_loss=replayed_loss,
     numerical_keys=("W1", "b1", "W4", "b4", "W6", "W7", "b7", "W8", "b8"),
     # ch08/deep_convnet.py hard-codes 64*4*4 inputs to W7 (28×28 images)
     forms=(_book_size_form(zconvnet.DeepConvNet, ("b1", "b8")),),
@@ -403,7 +377,7 @@ def _check_trajectory(kind, book_size: bool = False):
             grads = net_s.gradient(x, t)
             adam_s.update(net_s.params, grads)
             if kind == "DeepConvNet":
-                net_t.inject_masks([d.mask for d in dropouts_of(net_s)])
+                replay_scratch_masks(net_t, net_s)
             adam_t.zero_grad()
             loss = net_t.loss(xt, tt, train_flg=True)
             loss.backward()

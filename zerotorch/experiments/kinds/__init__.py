@@ -42,8 +42,9 @@ def variants_of(exp: ExperimentSettings) -> dict[str, dict[str, Any]]:
     return kind_of(exp).variants()
 
 
-def headline(exp: ExperimentSettings, records: list[dict],
-             data: dict | None = None) -> dict[str, Any]:
+def headline(
+    exp: ExperimentSettings, records: list[dict], data: dict | None = None
+) -> dict[str, Any]:
     """The one-line result of an experiment for the results table."""
     return kind_of(exp).headline(records, data)
 
@@ -58,5 +59,16 @@ def plot(exp: ExperimentSettings, records: list[dict], data: dict, path: Path) -
     return kind_of(exp).plot(records, data, path)
 
 
-__all__ = ["KINDS", "ExperimentKind", "Train", "Compare", "BatchNorm", "RandomSearch",
-           "kind_of", "variants_of", "headline", "figure_title", "plot"]
+__all__ = [
+    "KINDS",
+    "ExperimentKind",
+    "Train",
+    "Compare",
+    "BatchNorm",
+    "RandomSearch",
+    "kind_of",
+    "variants_of",
+    "headline",
+    "figure_title",
+    "plot",
+]

@@ -24,15 +24,19 @@ class BatchNorm(ExperimentKind):
 
     def pairs(self) -> list[tuple[float, str, str]]:
         """(weight scale, batch-norm variant, plain variant), one per weight scale."""
-        return [(float(w), self.variant_name(i, True), self.variant_name(i, False))
-                for i, w in enumerate(self.settings.weight_scales)]
+        return [
+            (float(w), self.variant_name(i, True), self.variant_name(i, False))
+            for i, w in enumerate(self.settings.weight_scales)
+        ]
 
     def variants(self) -> dict[str, dict[str, Any]]:
         out = {}
         for w, *names in self.pairs():
             for name, bn in zip(names, (True, False), strict=True):
-                out[name] = {"model.model.init_args.weight_init_std": w,
-                             "model.model.init_args.use_batchnorm": bn}
+                out[name] = {
+                    "model.model.init_args.weight_init_std": w,
+                    "model.model.init_args.use_batchnorm": bn,
+                }
         return out
 
     def headline(self, records: list[dict], data: dict | None = None) -> dict[str, Any]:
@@ -46,8 +50,11 @@ class BatchNorm(ExperimentKind):
             if a is not None and b is not None:
                 total += 1
                 wins += a > b
-        return {"metric": "train_acc", "value": wins / total if total else None,
-                "text": f"batch norm ahead at {wins} of {total} weight scales"}
+        return {
+            "metric": "train_acc",
+            "value": wins / total if total else None,
+            "text": f"batch norm ahead at {wins} of {total} weight scales",
+        }
 
     def figure_title(self) -> str:
         """Plus the number of weight scales the run really had (they may be overridden)."""
@@ -64,14 +71,20 @@ class BatchNorm(ExperimentKind):
         fig, axes = pyplot().subplots(rows, cols, figsize=(3 * cols, 2.4 * rows), squeeze=False)
         for i, (w, bn_name, plain_name) in enumerate(pairs):
             ax = axes.flat[i]
-            for tag, name, style, label in (("bn", bn_name, "-", "Batch Normalization"),
-                                            ("plain", plain_name, "--", "Normal (no BN)")):
+            for tag, name, style, label in (
+                ("bn", bn_name, "-", "Batch Normalization"),
+                ("plain", plain_name, "--", "Normal (no BN)"),
+            ):
                 r = by_name[name]
-                line, = ax.plot(r["epochs"], r["train_eval_acc"], style, label=label)
+                (line,) = ax.plot(r["epochs"], r["train_eval_acc"], style, label=label)
                 if r["diverged"]:  # NaN loss: the run stopped (the book plots 0.1 on)
-                    ax.annotate(f"{tag}: NaN at step {r['diverged_step']}",
-                                (0.02, 0.85 if tag == "bn" else 0.72), xycoords="axes fraction",
-                                fontsize=7, color=line.get_color())
+                    ax.annotate(
+                        f"{tag}: NaN at step {r['diverged_step']}",
+                        (0.02, 0.85 if tag == "bn" else 0.72),
+                        xycoords="axes fraction",
+                        fontsize=7,
+                        color=line.get_color(),
+                    )
             ax.set_title(f"weight init std {w:.3g}", fontsize=9)
             ax.set_ylim(0, 1)
             epoch_axis(ax, r["epochs"])

@@ -20,12 +20,12 @@ class Compare(ExperimentKind):
 
     def variants(self) -> dict[str, dict[str, Any]]:
         if not self.settings.variants:
-            raise ExperimentError(f"experiment {self.settings.name}: kind 'compare' needs "
-                                  "variants")
+            raise ExperimentError(f"experiment {self.settings.name}: kind 'compare' needs variants")
         return dict(self.settings.variants)
 
     @property
     def by_loss(self) -> bool:
+        """True for ``figure: loss`` (any other value: accuracy)."""
         return self.settings.figure == "loss"
 
     def headline(self, records: list[dict], data: dict | None = None) -> dict[str, Any]:
@@ -34,8 +34,11 @@ class Compare(ExperimentKind):
             for r in sorted(records, key=lambda r: mean_tail(r["step_loss"]) or math.inf):
                 tail = mean_tail(r["step_loss"])
                 parts.append(f"{r['variant']} {'diverged' if r['diverged'] else fmt(tail)}")
-            return {"metric": "final_loss", "value": None,
-                    "text": "mean loss of the last 20 steps: " + ", ".join(parts)}
+            return {
+                "metric": "final_loss",
+                "value": None,
+                "text": "mean loss of the last 20 steps: " + ", ".join(parts),
+            }
         parts = []
         for r in records:
             tr, te = last_finite(r["train_eval_acc"]), last_finite(r["val_acc"])
@@ -49,8 +52,10 @@ class Compare(ExperimentKind):
             return accuracy_panels(records, title)
         fig, ax = pyplot().subplots(figsize=(7, 4.5))
         for r in records:
-            ax.plot(smooth_curve(r["step_loss"]),
-                    label=r["variant"] + (" (diverged)" if r["diverged"] else ""))
+            ax.plot(
+                smooth_curve(r["step_loss"]),
+                label=r["variant"] + (" (diverged)" if r["diverged"] else ""),
+            )
         ax.set_xlabel("iterations")
         ax.set_ylabel("loss (smoothed)")
         top = max((max(r["step_loss"]) for r in records if r["step_loss"]), default=1.0)

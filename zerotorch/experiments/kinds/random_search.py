@@ -30,10 +30,13 @@ class RandomSearch(ExperimentKind):
 
     def headline(self, records: list[dict], data: dict | None = None) -> dict[str, Any]:
         best = max(records, key=lambda r: last_finite(r["val_acc"]) or -1.0)
-        return {"metric": "best val_acc", "value": last_finite(best["val_acc"]),
-                "text": f"best val acc {fmt(last_finite(best['val_acc']))} at lr "
-                        f"{best['overrides']['model.lr']:.3g}, weight decay "
-                        f"{best['overrides']['model.weight_decay']:.3g}"}
+        return {
+            "metric": "best val_acc",
+            "value": last_finite(best["val_acc"]),
+            "text": f"best val acc {fmt(last_finite(best['val_acc']))} at lr "
+            f"{best['overrides']['model.lr']:.3g}, weight decay "
+            f"{best['overrides']['model.weight_decay']:.3g}",
+        }
 
     def figure(self, records: list[dict], data: dict):
         """The trials over (log lr, log decay) coloured by accuracy; the best five's curves."""
