@@ -27,7 +27,7 @@ def _in_process(spec: str) -> float:
     from zerotorch.crosscheck.impl.adapter import adapt
     from zerotorch.crosscheck.impl.check import check_concept
     from zerotorch.crosscheck.impl.loader import load_impl
-    from zerotorch.crosscheck.registry import concepts
+    from zerotorch.crosscheck.pairs import concepts
 
     start = time.perf_counter()
     impl = adapt(load_impl(spec))

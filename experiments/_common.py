@@ -52,7 +52,7 @@ def add_book_weights(ap: argparse.ArgumentParser, default: str = "deep_convnet.p
 def book_weights(name: str | Path, script: str, hint: str = "") -> Path | None:
     """The path of the book's weight file ``name`` (``ZEROTORCH_BOOK_WEIGHTS``, the cache, or a
     path), or ``None`` after saying on stderr what to set (``hint`` is added to the message)."""
-    from scratch.io import book_weights_file
+    from scratch.book_weights import book_weights_file
 
     try:
         return book_weights_file(name)

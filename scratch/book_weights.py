@@ -159,3 +159,17 @@ def download(names: list[str] | None = None, folder: str | os.PathLike | None = 
                                        f"{type(exc).__name__}: {reason}") from None
         paths.append(path)
     return paths
+
+
+def book_weights_file(name: str | os.PathLike) -> Path:
+    """ch7.5 / ch8.1 One of the book's published weight files: ``name`` itself if that file
+    exists, else the file that name means (``simple_convnet.pkl``, or the book's
+    ``ch07/params.pkl``) in ``$ZEROTORCH_BOOK_WEIGHTS`` or the download folder.
+
+    Raises:
+        FileNotFoundError: the message names the folders searched and how to get the file.
+    """
+    path = Path(name)
+    if path.is_file():
+        return path
+    return find(str(name))

@@ -19,8 +19,7 @@ refusal names the file: ``UnsafePickleError`` (a global or construct outside the
 ``save_params`` writes ``.npz`` (the recommended format) or, for the book's own code, a ``.pkl``
 holding plain numeric arrays only (protocol 4, readable by ``load_params`` and by the book's
 ``pickle.load``). Both are written atomically: a temp file in the target folder, then
-``os.replace``. ``book_weights_file`` finds one of the book's published files through
-``ZEROTORCH_BOOK_WEIGHTS`` (the experiments share it).
+``os.replace``. (Finding the book's published files is ``scratch.book_weights``'s job.)
 """
 
 from __future__ import annotations
@@ -38,7 +37,7 @@ from typing import BinaryIO
 import numpy as np
 
 __all__ = ["UnsafePickleError", "CorruptWeightsError", "load_params", "save_params",
-           "atomic_target", "remove_stale_parts", "book_weights_file", "ALLOWED_GLOBALS",
+           "atomic_target", "remove_stale_parts", "ALLOWED_GLOBALS",
            "MAX_BYTES"]
 
 # The largest weights file (and the largest total of array data) load_params reads by default:
@@ -365,20 +364,3 @@ def atomic_target(path: str | os.PathLike) -> Iterator[BinaryIO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def book_weights_file(name: str | os.PathLike) -> Path:
-    """ch7.5 / ch8.1 One of the book's published weight files: ``name`` itself if that file
-    exists, else the file that name means (``simple_convnet.pkl``, or the book's
-    ``ch07/params.pkl``) in ``$ZEROTORCH_BOOK_WEIGHTS`` or the download folder
-    (``scratch.book_weights``).
-
-    Raises:
-        FileNotFoundError: the message names the folders searched and how to get the file.
-    """
-    from scratch.book_weights import find
-
-    path = Path(name)
-    if path.is_file():
-        return path
-    return find(str(name))

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from scratch import io as sio
+from scratch.book_weights import book_weights_file
 from scratch.io import (
     UnsafePickleError,
     atomic_target,
-    book_weights_file,
     load_params,
     save_params,
 )

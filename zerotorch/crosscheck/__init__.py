@@ -4,8 +4,8 @@
 ``zerotorch crosscheck`` prints the report. Three parts:
 
 - the harness: ``registry`` (the pair kinds), ``pairs/`` (the concepts), ``compare`` and
-  ``gradcheck`` (the stages), ``verdict`` (which reference a concept equals), ``runner`` (run
-  and report);
+  ``gradcheck`` (the stages), ``runner`` (run one concept, report), ``verdict`` (which
+  reference a concept equals; ``run_all``);
 - ``diagnose``: one-line diagnoses of a concept that did not pass, and extra probes;
 - ``impl/``: a reader's own code loaded, sandboxed and graded (``--impl``, ``zerotorch.check``);
   only its light ``Impl`` / ``scratch_impl`` are imported here.
@@ -20,7 +20,7 @@ from zerotorch.crosscheck.compare import (
     compare,
 )
 from zerotorch.crosscheck.impl import Impl, scratch_impl
-from zerotorch.crosscheck.pairs import ALL, REGISTRY
+from zerotorch.crosscheck.pairs import ALL, REGISTRY, concepts
 from zerotorch.crosscheck.registry import (
     BOOK,
     PYTORCH,
@@ -32,15 +32,9 @@ from zerotorch.crosscheck.registry import (
     OptimizerPair,
     Probe,
     Reference,
-    concepts,
 )
-from zerotorch.crosscheck.runner import (
-    ConceptResult,
-    format_json,
-    format_table,
-    run_all,
-    run_concept,
-)
+from zerotorch.crosscheck.runner import ConceptResult, format_json, format_table, run_concept
+from zerotorch.crosscheck.verdict import run_all
 
 __all__ = [
     "ALL", "ATOL", "BOOK", "PYTORCH", "RTOL", "REGISTRY", "ComparisonError", "Concept",

@@ -170,26 +170,6 @@ def build_registry(concepts_: Sequence[Concept]) -> dict[str, Concept]:
     return out
 
 
-def _selects(pattern: str, name: str) -> bool:
-    """``layers`` selects ``layers.*``; ``layers.Affine`` selects it and its ``[variants]``."""
-    p = pattern.rstrip(".")
-    return name == p or name.startswith(p + ".") or name.startswith(p + "[")
-
-
-def concepts(only: Sequence[str] | None = None) -> list[Concept]:
-    """Registered concepts in registration order, narrowed by names, groups or base names."""
-    from zerotorch.crosscheck.pairs import ALL
-
-    items = list(ALL)
-    if not only:
-        return items
-    picked = [c for c in items if any(_selects(o, c.name) for o in only)]
-    unknown = [o for o in only if not any(_selects(o, c.name) for c in items)]
-    if unknown:
-        raise KeyError(f"unknown concept(s) {unknown}; known: {[c.name for c in items]}")
-    return picked
-
-
 def _random_like(rng: np.random.Generator, shape) -> np.ndarray:
     return rng.standard_normal(shape) if shape != () else np.asarray(rng.standard_normal())
 

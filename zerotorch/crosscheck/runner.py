@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from zerotorch.crosscheck.compare import Stage
-from zerotorch.crosscheck.impl import Impl, frames, scratch_impl
-from zerotorch.crosscheck.registry import BOOK, Concept, Missing, concepts
+from zerotorch.crosscheck.impl import Impl, frames
+from zerotorch.crosscheck.registry import BOOK, Concept, Missing
 
 PASS, FAIL, MISSING, ERROR = "PASS", "FAIL", "MISSING", "ERROR"
 TIMEOUT = "TIMEOUT"  # only from ``--impl`` runs (impl/): the reader's code ran out of time
@@ -116,15 +116,6 @@ def run_concept(concept: Concept, impl: Impl, seed: int = 0) -> ConceptResult:
     if any(not s.ok for s in res.stages):
         res.status = FAIL
     return res
-
-
-def run_all(impl: Impl | None = None, only=None, seed: int = 0) -> list[ConceptResult]:
-    """Every registered concept (or those named in ``only``) against ``impl`` (default scratch),
-    graded against the concept's references (``verdict.grade``)."""
-    from zerotorch.crosscheck.verdict import grade
-
-    impl = impl or scratch_impl()
-    return [grade(c, impl, seed) for c in concepts(only)]
 
 
 def _fmt(v: float | None) -> str:

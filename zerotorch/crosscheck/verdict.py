@@ -24,7 +24,8 @@ import math
 import numpy as np
 
 from zerotorch.crosscheck import diagnose
-from zerotorch.crosscheck.impl import Impl, frames
+from zerotorch.crosscheck.impl import Impl, frames, scratch_impl
+from zerotorch.crosscheck.pairs import concepts
 from zerotorch.crosscheck.registry import PYTORCH, Concept, Reference
 from zerotorch.crosscheck.runner import (
     BLOCKED,
@@ -150,3 +151,10 @@ def _grade(concept: Concept, impl: Impl, seed: int) -> ConceptResult:
             except Exception:  # noqa: BLE001  (a diagnosis never breaks the report)
                 result.diagnosis = ""
     return result
+
+
+def run_all(impl: Impl | None = None, only=None, seed: int = 0) -> list[ConceptResult]:
+    """Every registered concept (or those named in ``only``) against ``impl`` (default scratch),
+    graded against the concept's references (``verdict.grade``)."""
+    impl = impl or scratch_impl()
+    return [grade(c, impl, seed) for c in concepts(only)]

@@ -321,7 +321,7 @@ class LazyImpl(Impl):
 
     def suggestions(self, dotted: str) -> list[str]:
         """Close names in the reader's files for a concept not found (``file:Name``)."""
-        from zerotorch.crosscheck.registry import concepts
+        from zerotorch.crosscheck.pairs import concepts
 
         attr = dotted.partition(".")[2].split("[")[0]
         kind = "class" if attr[:1].isupper() else "function"

@@ -28,7 +28,7 @@ import threading
 from zerotorch.crosscheck.impl.adapter import adapt
 from zerotorch.crosscheck.impl.check import check_concept
 from zerotorch.crosscheck.impl.resolve import NAME_ALIASES, Impl
-from zerotorch.crosscheck.registry import concepts
+from zerotorch.crosscheck.pairs import concepts
 from zerotorch.crosscheck.runner import (
     ERROR,
     FAIL,

@@ -7,8 +7,9 @@ object in an implementation; the default is this project's own ``scratch`` packa
 
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
+
+from scratch import functions, gradient, layers, networks, optimizer, trainer, util
 
 # Each dotted prefix may live in any of these module files (ours first, then the book's names).
 MODULE_ALIASES: dict[str, tuple[str, ...]] = {
@@ -61,11 +62,5 @@ class Impl:
 
 def scratch_impl() -> Impl:
     """This project's own ``scratch`` package as an implementation."""
-    modules = {}
-    for stem in ("functions", "gradient", "layers", "optimizer", "util", "networks", "trainer"):
-        try:
-            modules[stem] = importlib.import_module(f"scratch.{stem}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"scratch.{stem}":
-                raise
-    return Impl("scratch", modules)
+    modules = (functions, gradient, layers, optimizer, util, networks, trainer)
+    return Impl("scratch", {m.__name__.rpartition(".")[2]: m for m in modules})

@@ -116,7 +116,7 @@ def check_impl(spec: str, only=None, seed: int = 0, timeout: float = 60.0,
     """
     from zerotorch.crosscheck.impl.adapter import parse_map
     from zerotorch.crosscheck.impl.loader import locate
-    from zerotorch.crosscheck.registry import concepts
+    from zerotorch.crosscheck.pairs import concepts
 
     for m in maps:
         parse_map(m)
