@@ -183,3 +183,42 @@ def test_no_bottom_of_file_re_exports():
     offenders = [name for name, path in MODULES.items()
                  if "noqa: E402" in path.read_text(encoding="utf-8")]
     assert offenders == []
+
+
+def _readme_section(title: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None]
+
+
+def test_every_file_the_concept_map_names_exists():
+    """The README's concept map (the layout, "where to look", the concept table) names files a
+    newcomer will open: each path in backticks outside the book's column is a real file."""
+    section = _readme_section("Concept map")
+    lines = [re.sub(r"^\| [^|]* \|", "|", line) if line.startswith("| ") else line
+             for line in section.splitlines()]  # the table's first column names the book's files
+    paths = {cell for cell in re.findall(r"`([^`\s]+)`", "\n".join(lines))
+             if "/" in cell or cell.endswith(".py")}
+    assert len(paths) > 30
+    bases = ("", "tests", "scratch", "zerotorch", "zerotorch/crosscheck",
+             "zerotorch/crosscheck/pairs", "zerotorch/networks", "docs")
+    missing = []
+    for path in sorted(paths):
+        path = path.replace("<N>", "5").replace("<kind>", "batch_norm")
+        if not any(list(ROOT.glob(str(Path(base) / path))) for base in bases):
+            missing.append(path)
+    assert missing == []
+
+
+def test_the_where_to_look_table_names_one_existing_file_per_question():
+    section = _readme_section("Concept map")
+    rows = re.findall(r"^\| (a layer's NumPy side|its torch side|its registry entry|"
+                      r"an experiment kind|the `--impl` sandbox) \| (.+) \|$", section, re.M)
+    assert [q for q, _ in rows] == ["a layer's NumPy side", "its torch side",
+                                    "its registry entry", "an experiment kind",
+                                    "the `--impl` sandbox"]
+    for question, answer in rows:
+        first = re.search(r"`([^`]+)`", answer).group(1)
+        first = first.replace("<N>", "5").replace("<kind>", "batch_norm")
+        assert (ROOT / first).is_file(), (question, first)
