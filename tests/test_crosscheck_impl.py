@@ -366,3 +366,14 @@ def test_a_network_built_from_failing_layers_points_at_them():
         results = rows(net_status, affine_status)
         note_failed_requirements(results, [affine, relu, net])
         assert results[2].diagnosis == "dW1 is transposed"
+
+
+def test_a_loss_spelling_train_flag_is_graded_in_training_mode():
+    """The network pairs put ``loss`` in training mode through the reader's own spelling of
+    ``train_flg`` (mapped by the adapter): in test mode the BN net's loss differs from the
+    training-mode gradients, a false FAIL."""
+    only = ["networks.MultiLayerNetExtend", "networks.MultiLayerNetExtend[dropout]"]
+    rows = {r.name: r for r in check_impl(str(IMPLS / "train_flag_spelling.py"), only=only,
+                                          timeout=120)}
+    for name in only:
+        assert rows[name].status == "PASS", (name, rows[name].diagnosis, rows[name].error)

@@ -27,19 +27,31 @@ def dropouts_of(net) -> list:
             or hasattr(layer, "dropout_ratio") or hasattr(layer, "dropout_ration")]
 
 
+def _training_mode(method) -> tuple[tuple, dict]:
+    """The arguments after ``(x, t)`` that put ``loss`` in training mode: ``train_flg=True``
+    where it takes that name or the adapter's keywords (which map it onto a reader's own
+    spelling, ``train_flag``), ``True`` at the book's third place otherwise; none where there is
+    no third parameter (the book's ch7/ch8 ``loss(x, t)``; DeepConvNet's runs in training mode).
+    """
+    params = list(inspect.signature(method, follow_wrapped=False).parameters.values())
+    if any(p.name == "train_flg" or p.kind is p.VAR_KEYWORD for p in params):
+        return (), {"train_flg": True}
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return ((True,), {}) if len(positional) >= 3 else ((), {})
+
+
 def same_masks_loss_and_grads(net, x, t):
     """Training-mode loss and gradient of a scratch-side network, both passes dropping the
     same units (the loss includes any weight decay, as the network's own ``loss`` does)."""
     stream = MaskStream(DROPOUT_SEED, fixed=True)
     drops = dropouts_of(net)
-    # The book's ch7/ch8 nets' ``loss(x, t)`` has no train_flg (DeepConvNet's is training mode).
-    train = {"train_flg": True} if "train_flg" in inspect.signature(net.loss).parameters else {}
+    args, kwargs = _training_mode(net.loss)
     if drops and all(hasattr(d, "rng") for d in drops):  # ours: the stream is their rng
         for d in drops:
             d.rng = stream
-        return net.loss(x, t, **train), net.gradient(x, t)
+        return net.loss(x, t, *args, **kwargs), net.gradient(x, t)
     with stream.as_global():  # the book's: np.random draws the stream, from its seed each time
-        loss = net.loss(x, t, **train)
+        loss = net.loss(x, t, *args, **kwargs)
     with stream.as_global():
         return loss, net.gradient(x, t)
 
