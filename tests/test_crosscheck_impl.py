@@ -377,3 +377,12 @@ def test_a_loss_spelling_train_flag_is_graded_in_training_mode():
                                           timeout=120)}
     for name in only:
         assert rows[name].status == "PASS", (name, rows[name].diagnosis, rows[name].error)
+
+
+def test_optimizers_with_a_step_method_are_graded_as_update():
+    rows = {r.name: r for r in check_impl(str(IMPLS / "step_optimizer.py"),
+                                          only=["optimizer.SGD", "optimizer.Momentum"],
+                                          timeout=120)}
+    for name, cls in (("optimizer.SGD", "SGD"), ("optimizer.Momentum", "Momentum")):
+        assert rows[name].status == "PASS", (name, rows[name].error)
+        assert f"{cls}.step read as update" in " ".join(rows[name].adapted), rows[name].adapted

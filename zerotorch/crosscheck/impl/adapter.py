@@ -10,7 +10,8 @@ implementation resolves to in a thin subclass that
   position for it (``BOOK_ARGS``), renames the book's own spellings (``dropout_ration``) and drops
   ``rng`` where it is not taken (such code draws from ``np.random``, as the book's does);
 - finds an attribute we read under another name by its role (``dW`` as ``dw``, ``grad_W``,
-  ``dweight``…; ``ATTR_ROLES``) and records which, so the row can say so.
+  ``dweight``…; ``ATTR_ROLES``) and a method by its (``update`` as PyTorch's ``step``;
+  ``METHOD_ROLES``), and records which, so the row can say so.
 
 ``--map layers.Affine=mylayers.AffineLayer`` (``maps``) points a book name at any object in the
 reader's files when no rule finds it.
@@ -75,6 +76,10 @@ ATTR_ROLES: dict[str, tuple[str, ...]] = {
     "dropout_ratio": ("dropoutratio", "dropoutration", "ratio", "droprate", "p"),
     "params": ("params", "parameters", "param"),
 }
+
+# Methods the registry calls, and the other names readers give them (PyTorch's ``step`` for the
+# book's ``update(params, grads)``): used only when the book's name is absent.
+METHOD_ROLES: dict[str, tuple[str, ...]] = {"update": ("step",)}
 
 
 # Functions whose two arguments readers swap: the book's (y, t), and the names that say which is
@@ -251,10 +256,28 @@ class Adapted:
                 continue  # called as it is: no self to pass
             if inspect.isfunction(method):
                 body[name] = _wrap_method(method, book_order)
+        for book, theirs in METHOD_ROLES.items():
+            other = next((m for m in theirs if inspect.isfunction(getattr(cls, m, None))), None)
+            if getattr(cls, book, None) is None and other:
+                body[book] = _renamed(getattr(cls, other), f"{cls.__name__}.{other}", book,
+                                      self.used)
         try:
             return type(cls.__name__, (cls,), body)
         except TypeError:  # a class that cannot be subclassed this way is used as it is
             return cls
+
+
+def _renamed(method, theirs: str, book: str, used: list[str]):
+    """``method`` under the book's name, the row noting it (``SGD.step read as update``)."""
+
+    @functools.wraps(method)
+    def call(self, *args, **kwargs):
+        note = f"{theirs} read as {book}"
+        if note not in used:
+            used.append(note)
+        return method(self, *args, **kwargs)
+
+    return call
 
 
 def parse_map(text: str) -> tuple[str, str]:
