@@ -178,26 +178,23 @@ class BookNetwork:
         return self
 
     def _running_stats(self) -> dict[str, tuple[str, str]]:
-        """``running_mean1`` → ("BatchNorm1", "running_mean"), …: batch norm's state keys."""
-        out = {}
-        for key, (layer, attr) in self._book_names.items():
-            if attr == "gamma":
-                for stat in RUNNING_STATS:
-                    out[stat + key[len("gamma"):]] = (layer, stat)
-        return out
+        """``running_mean1`` → ("BatchNorm1", "running_mean"), …, in the order of the β's."""
+        return {stat + key[len("beta"):]: (layer, stat)
+                for key, (layer, attr) in self._book_names.items() if attr == "beta"
+                for stat in RUNNING_STATS}
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of ``params`` and batch norm's running statistics, keyed like the book."""
+        """Copies of ``params`` and batch norm's running statistics, keyed like the book; each
+        layer's statistics follow its β, as in the torch twin's."""
         stats = self._running_stats()
         state = {}
-        for k, v in self.params.items():
-            state[k] = np.array(v, copy=True)
-            if k.startswith("beta"):  # after each layer's γ, β: its statistics, as in torch's
-                for stat in RUNNING_STATS:
-                    layer, attr = stats[stat + k[len("beta"):]]
-                    value = getattr(self.layers[layer], attr)
-                    if value is not None:  # None before the first training pass (the book's)
-                        state[stat + k[len("beta"):]] = np.array(value, copy=True)
+        for key, value in self.params.items():
+            state[key] = np.array(value, copy=True)
+            for stat in RUNNING_STATS if key.startswith("beta") else ():
+                layer, attr = stats[stat + key[len("beta"):]]
+                value = getattr(self.layers[layer], attr)
+                if value is not None:  # None before the first training pass (the book's)
+                    state[stat + key[len("beta"):]] = np.array(value, copy=True)
         return state
 
     def load_state_dict(self, state: dict) -> BookNetwork:

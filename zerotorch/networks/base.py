@@ -212,8 +212,10 @@ class BookNetwork(nn.Module):
         if not self.layers:
             raise NotImplementedError(f"{type(self).__name__} has no layers to convert")
         out: list[nn.Module] = []
+        flattened = False
         for layer in self.layers.values():
-            if isinstance(layer, Affine) and not any(isinstance(m, nn.Flatten) for m in out):
+            if isinstance(layer, Affine) and not flattened:
                 out.append(nn.Flatten())  # Affine flattens its input; nn.Linear does not
+                flattened = True
             out.append(layer.to_builtin())
         return nn.Sequential(*out).train(self.training)
