@@ -13,7 +13,6 @@ Usage: python -m experiments.ch5_train_twolayer [--dataset fashion-mnist|mnist] 
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -82,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     title = (f"ch5 TwoLayerNet 784-{args.hidden}-10 on {args.dataset} ({len(x_train)} images), "
              f"SGD lr {args.lr}, batch {args.batch_size}, {args.sampling}")
     plot(history, args.out, title)
-    args.out.with_suffix(".json").write_text(json.dumps(
-        {"args": {k: str(v) for k, v in vars(args).items()}, **history.as_dict()}, indent=1))
+    _common.write_json(args.out.with_suffix(".json"),
+                       {"args": {k: str(v) for k, v in vars(args).items()},
+                        **history.as_dict()}, indent=1)
     print(f"final test accuracy {history.final_test_acc:.4f} "
           f"(train {history.train_acc[-1]:.4f}) after {len(history.train_loss)} updates")
     print(f"saved {args.out} and {args.out.with_suffix('.json')}")

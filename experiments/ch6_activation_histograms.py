@@ -11,7 +11,6 @@ Usage: python -m experiments.ch6_activation_histograms [--out PATH.png] [--sampl
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -109,7 +108,7 @@ def main(argv=None) -> int:
     plot(stats, args.out)
     table = {act: {str(init): {k: v for k, v in s.items() if k != "acts"}
                    for init, s in per.items()} for act, per in stats.items()}
-    args.out.with_suffix(".json").write_text(json.dumps(table, indent=1))
+    _common.write_json(args.out.with_suffix(".json"), table, indent=1)
     for act, per in table.items():
         for init, s in per.items():
             stds = " ".join(f"{v:.3g}" for v in s["std"])

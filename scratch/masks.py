@@ -28,9 +28,9 @@ class MaskStream:
     """A source of dropout uniforms (``random(shape)``, as a NumPy generator has); see above."""
 
     def __init__(self, seed: int = 0, *, fixed: bool = False):
-        self.seed = seed
         self.fixed = fixed
         self._state = np.random.RandomState(seed)
+        self._start = self._state.get_state()  # where a fixed stream's global draws begin
         self._fixed: dict[tuple[int, ...], np.ndarray] = {}
         self._replay: list[np.ndarray] | None = None
 
@@ -67,7 +67,8 @@ class MaskStream:
         state at every entry. The global state is restored on leaving.
         """
         saved = np.random.get_state()  # noqa: NPY002 (the book's global RNG, on purpose)
-        np.random.set_state(self._state.get_state())  # noqa: NPY002
+        start = self._start if self.fixed else self._state.get_state()
+        np.random.set_state(start)  # noqa: NPY002
         try:
             yield self
         finally:

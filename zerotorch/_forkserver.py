@@ -2,7 +2,7 @@
 
 ``start()`` launches the fork server early, so that it imports torch and the registry while the
 CLI process imports them too (two cores instead of one, about 3 s). ``zerotorch.crosscheck.
-sandbox`` forks every worker from it.
+impl.sandbox`` forks every worker from it.
 """
 
 from __future__ import annotations
